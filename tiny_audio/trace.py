@@ -1,0 +1,279 @@
+"""Per-stage statistics and histograms, computed where the tensors live.
+
+A ``Tracer`` collects references to the tensors the pipeline computes anyway (no copies, no
+extra forward pass). ``Tracer.finalize`` then computes every statistic and histogram on the
+tensors' own device in float32, packs all the small results into one vector and moves that
+vector to the CPU in a single transfer. Nothing in here synchronises with the device before
+that transfer: histogram ranges stay tensors (``torch.histc`` would need Python floats).
+
+Imports torch only, so the pipeline runs and is benchmarked without any UI package.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import torch
+
+DEFAULT_BINS = 100
+
+
+@dataclass
+class Histogram:
+    counts: list[int]
+    edges: list[float]  # len(counts) + 1
+    below: int = 0  # values under edges[0] (only for histograms over a fixed range)
+    above: int = 0  # values over edges[-1]
+
+
+@dataclass
+class StageStats:
+    name: str
+    shape: tuple[int, ...]
+    numel: int
+    mean: float
+    std: float  # population standard deviation (ddof 0)
+    min: float
+    max: float
+    rms: float
+    zero_fraction: float  # fraction of elements exactly 0.0
+    histogram: Histogram  # over this stage's own [min, max]
+    shared_histogram: Optional[Histogram] = None  # over the range shared by all traced stages
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class NativeEmbeddings:
+    """The decoder's whole input-embedding matrix, summarised once per model load."""
+
+    stats: StageStats
+    typical_row_norm: float  # median L2 norm of an embedding row
+    normalized: torch.Tensor = field(repr=False)  # unit rows, kept on the device, for nearest tokens
+    value_range: torch.Tensor = field(repr=False)  # [min, max] on the device, for sync-free overlays
+
+
+@dataclass
+class Comparison:
+    """How far the projector's output is from the LLM's own token embeddings."""
+
+    histogram: Histogram  # projector output binned on the native histogram's edges
+    rms_ratio: float  # RMS(projector output) / RMS(embedding rows)
+    mean_gap: float  # mean(output) - mean(embeddings)
+    std_ratio: float  # std(output) / std(embeddings)
+    total_variation: float  # ½ Σ |p - q| over the shared bins plus under/overflow, in [0, 1]
+    outside_fraction: float  # share of output values outside the embeddings' [min, max]
+
+
+@dataclass
+class Trace:
+    stages: list[StageStats]  # encoder output, projector stages, generated-token embeddings
+    frame_norms: list[float]  # L2 norm of each projected audio frame
+    dim_variance: list[float]  # per-dimension variance of the projector output, sorted descending
+    nearest_tokens: list[list[tuple[int, float]]]  # per frame: (token id, cosine), best first
+    comparison: Optional[Comparison] = None
+
+    def stage(self, name: str) -> StageStats:
+        for stats in self.stages:
+            if stats.name == name:
+                return stats
+        raise KeyError(name)
+
+
+def _histogram(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins: int) -> tuple[torch.Tensor, ...]:
+    """Counts of ``x`` in ``bins`` equal bins over [lo, hi] (tensors), plus under/overflow.
+
+    Values equal to ``hi`` land in the last bin, as NumPy does. No host synchronisation.
+    """
+    width = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    position = (x - lo) / width * bins
+    below = (position < 0).sum()
+    above = (x > hi).sum()
+    index = position.floor().clamp_(0, bins - 1).long()
+    inside = (position >= 0) & (x <= hi)
+    counts = torch.zeros(bins, dtype=torch.int64, device=x.device)
+    counts.index_add_(0, index, inside.long())
+    edges = lo + (hi - lo) * torch.arange(bins + 1, device=x.device, dtype=torch.float32) / bins
+    return counts, edges, below, above
+
+
+def _moments(x: torch.Tensor) -> torch.Tensor:
+    """[mean, std, min, max, rms, zero fraction] of a flat float32 tensor, as one tensor."""
+    mean = x.mean()
+    return torch.stack(
+        [
+            mean,
+            (x - mean).pow(2).mean().sqrt(),
+            x.min(),
+            x.max(),
+            x.pow(2).mean().sqrt(),
+            (x == 0).float().mean(),
+        ]
+    )
+
+
+class _Packer:
+    """Collects small device tensors, moves them to the CPU in one transfer, hands them back."""
+
+    def __init__(self) -> None:
+        self._parts: list[torch.Tensor] = []
+
+    def add(self, tensor: torch.Tensor) -> int:
+        self._parts.append(tensor.reshape(-1).to(torch.float64))
+        return len(self._parts) - 1
+
+    def transfer(self) -> list[torch.Tensor]:
+        if not self._parts:
+            return []
+        sizes = [part.numel() for part in self._parts]
+        flat = torch.cat(self._parts).cpu()  # the single device→host copy
+        return list(flat.split(sizes))
+
+
+def _stats_from(name: str, shape, numel: int, moments, counts, edges, shared=None) -> StageStats:
+    m = moments.tolist()
+    return StageStats(
+        name=name,
+        shape=tuple(shape),
+        numel=numel,
+        mean=m[0],
+        std=m[1],
+        min=m[2],
+        max=m[3],
+        rms=m[4],
+        zero_fraction=m[5],
+        histogram=Histogram([int(c) for c in counts.tolist()], edges.tolist()),
+        shared_histogram=shared,
+    )
+
+
+def summarize_embeddings(embedding_matrix: torch.Tensor, bins: int = DEFAULT_BINS) -> NativeEmbeddings:
+    """Statistics and histogram of a whole input-embedding matrix (once per model load)."""
+    with torch.no_grad():
+        x = embedding_matrix.detach().float()
+        flat = x.reshape(-1)
+        moments = _moments(flat)
+        counts, edges, _, _ = _histogram(flat, moments[2], moments[3], bins)
+        row_norms = x.norm(dim=-1)
+        packer = _Packer()
+        for part in (moments, counts, edges, row_norms.median()):
+            packer.add(part)
+        moments_c, counts_c, edges_c, median_c = packer.transfer()
+        stats = _stats_from("LLM token embeddings", x.shape, flat.numel(), moments_c, counts_c, edges_c)
+        # Kept in the matrix's own dtype: a float32 copy of a 128k×2048 table would cost 1 GB.
+        normalized = (x / row_norms.clamp_min(1e-12).unsqueeze(-1)).to(embedding_matrix.dtype)
+    return NativeEmbeddings(
+        stats=stats,
+        typical_row_norm=float(median_c.item()),
+        normalized=normalized,
+        value_range=torch.stack([edges[0], edges[-1]]),
+    )
+
+
+class Tracer:
+    """Collects named stage tensors during one forward pass; ``finalize`` summarises them."""
+
+    def __init__(self, bins: int = DEFAULT_BINS, nearest_k: int = 3):
+        self.bins = bins
+        self.nearest_k = nearest_k
+        self._tensors: list[tuple[str, torch.Tensor]] = []
+
+    def __call__(self, name: str, tensor: torch.Tensor) -> None:
+        self.record(name, tensor)
+
+    def record(self, name: str, tensor: torch.Tensor) -> None:
+        self._tensors.append((name, tensor.detach()))
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self._tensors]
+
+    def finalize(
+        self,
+        native: Optional[NativeEmbeddings] = None,
+        output_stage: Optional[str] = None,
+    ) -> Trace:
+        """Summarise every recorded stage. ``output_stage`` names the projector output, which is
+        compared with ``native`` (the LLM's embeddings) when both are given."""
+        bins = self.bins
+        packer = _Packer()
+        with torch.no_grad():
+            flats = [(name, t.shape, t.float().reshape(-1)) for name, t in self._tensors]
+            moments = [_moments(flat) for _, _, flat in flats]
+            own = [_histogram(flat, m[2], m[3], bins)[:2] for (_, _, flat), m in zip(flats, moments)]
+            shared_lo = torch.stack([m[2] for m in moments]).min() if moments else None
+            shared_hi = torch.stack([m[3] for m in moments]).max() if moments else None
+            shared = [_histogram(flat, shared_lo, shared_hi, bins)[:2] for _, _, flat in flats]
+            slots = []
+            for m, (counts, edges), (s_counts, s_edges) in zip(moments, own, shared):
+                slots.append(tuple(packer.add(part) for part in (m, counts, edges, s_counts, s_edges)))
+
+            out = dict(self._tensors).get(output_stage) if output_stage else None
+            extra = {}
+            if out is not None:
+                frames = out.float().reshape(-1, out.shape[-1])
+                extra["frame_norms"] = packer.add(frames.norm(dim=-1))
+                extra["dim_variance"] = packer.add(frames.var(dim=0, unbiased=False).sort(descending=True).values)
+                if native is not None:
+                    extra.update(self._compare(frames, native, packer))
+            parts = packer.transfer()
+
+        stages = []
+        for (name, shape, flat), slot in zip(flats, slots):
+            m, counts, edges, s_counts, s_edges = (parts[i] for i in slot)
+            shared_hist = Histogram([int(c) for c in s_counts.tolist()], s_edges.tolist())
+            stages.append(_stats_from(name, shape, flat.numel(), m, counts, edges, shared_hist))
+        trace = Trace(stages=stages, frame_norms=[], dim_variance=[], nearest_tokens=[])
+        if "frame_norms" in extra:
+            trace.frame_norms = parts[extra["frame_norms"]].tolist()
+            trace.dim_variance = parts[extra["dim_variance"]].tolist()
+        if "nearest_ids" in extra:
+            ids = parts[extra["nearest_ids"]].long().view(-1, self.nearest_k).tolist()
+            sims = parts[extra["nearest_sims"]].view(-1, self.nearest_k).tolist()
+            trace.nearest_tokens = [list(zip(i, s)) for i, s in zip(ids, sims)]
+            trace.comparison = _comparison_from(parts, extra, native, bins)
+        return trace
+
+    def _compare(self, frames: torch.Tensor, native: NativeEmbeddings, packer: _Packer) -> dict[str, int]:
+        ref = native.stats
+        lo, hi = native.value_range[0], native.value_range[1]
+        flat = frames.reshape(-1)
+        counts, _, below, above = _histogram(flat, lo, hi, len(ref.histogram.counts))
+        unit_frames = frames / frames.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        cosine = unit_frames.to(native.normalized.dtype) @ native.normalized.T
+        sims, ids = cosine.topk(min(self.nearest_k, cosine.shape[-1]), dim=-1)
+        return {
+            "overlay_counts": packer.add(counts),
+            "overlay_outside": packer.add(torch.stack([below, above])),
+            "output_moments": packer.add(_moments(flat)),
+            "nearest_ids": packer.add(ids),
+            "nearest_sims": packer.add(sims),
+        }
+
+
+def _comparison_from(parts, extra: dict[str, int], native: NativeEmbeddings, bins: int) -> Comparison:
+    ref = native.stats
+    counts = [int(c) for c in parts[extra["overlay_counts"]].tolist()]
+    below, above = (int(v) for v in parts[extra["overlay_outside"]].tolist())
+    mean, std, _, _, rms, _ = parts[extra["output_moments"]].tolist()
+    total = sum(counts) + below + above
+    p = [c / total for c in counts] + [below / total, above / total]
+    q = [c / ref.numel for c in ref.histogram.counts] + [0.0, 0.0]
+    return Comparison(
+        histogram=Histogram(counts, list(ref.histogram.edges), below, above),
+        rms_ratio=rms / ref.rms if ref.rms else math.nan,
+        mean_gap=mean - ref.mean,
+        std_ratio=std / ref.std if ref.std else math.nan,
+        total_variation=0.5 * sum(abs(a - b) for a, b in zip(p, q)),
+        outside_fraction=(below + above) / total,
+    )
+
+
+def summarize_tensor(name: str, tensor: torch.Tensor, bins: int = DEFAULT_BINS) -> StageStats:
+    """Statistics of one tensor (convenience for tests, the CLI and the explorers)."""
+    tracer = Tracer(bins=bins)
+    tracer.record(name, tensor)
+    return tracer.finalize().stages[0]
