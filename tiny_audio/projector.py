@@ -152,11 +152,13 @@ def projector_from_state_dict(state: dict[str, torch.Tensor], k: int) -> nn.Modu
     wrong shape — never a silent partial load.
     """
     if "gate_proj.weight" in state:
-        hidden, stacked_dim = state["gate_proj.weight"].shape
+        first_key = "gate_proj.weight"
+        hidden, stacked_dim = state[first_key].shape
         llm_dim = state["down_proj.weight"].shape[0] if "down_proj.weight" in state else None
         module_cls = AudioProjector
     elif "linear_1.weight" in state:
-        hidden, stacked_dim = state["linear_1.weight"].shape
+        first_key = "linear_1.weight"
+        hidden, stacked_dim = state[first_key].shape
         llm_dim = state["linear_2.weight"].shape[0] if "linear_2.weight" in state else None
         module_cls = MLPAudioProjector
     else:
@@ -168,7 +170,9 @@ def projector_from_state_dict(state: dict[str, torch.Tensor], k: int) -> nn.Modu
         missing = "down_proj.weight" if module_cls is AudioProjector else "linear_2.weight"
         raise ValueError(f"projector weights are missing key '{missing}'")
     if stacked_dim % k:
-        raise ValueError(f"projector input width {stacked_dim} is not a multiple of the stack rate k={k}")
+        raise ValueError(
+            f"projector key '{first_key}' has input width {stacked_dim}, not a multiple of the stack rate k={k}"
+        )
     with torch.device("meta"):
         projector = module_cls(stacked_dim // k, llm_dim, k=k, hidden_dim=hidden)
     load_projector_state(projector, state)
