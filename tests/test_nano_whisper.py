@@ -7,6 +7,7 @@ tests convert into a temporary cache. Speech is synthesised with espeak-ng at te
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 from math import gcd
 from pathlib import Path
@@ -18,9 +19,8 @@ import torch
 from scipy.signal import resample_poly
 
 from tiny_audio.weights import whisper
+from tiny_audio.weights.ctranslate2 import read_ctranslate2
 from tiny_audio.weights.whisper import SAMPLE_RATE, load_nano_whisper, transcribe_with_whisper_decoder
-
-pytestmark = pytest.mark.integration
 
 SENTENCE = "please send the weekly report to the team before friday morning"
 
@@ -65,6 +65,43 @@ def temp_cache(tmp_path, monkeypatch) -> Path:
     return root
 
 
+def ct2_string(text: str) -> bytes:
+    data = text.encode() + b"\0"
+    return struct.pack("<H", len(data)) + data
+
+
+def ct2_variable(name: str, array: np.ndarray, dtype_code: int, raw: bytes) -> bytes:
+    dims = struct.pack(f"<B{array.ndim}I", array.ndim, *array.shape)
+    return ct2_string(name) + dims + struct.pack("<BI", dtype_code, len(raw)) + raw
+
+
+def test_ctranslate2_reader_decodes_dtypes_and_aliases(tmp_path):
+    values = np.array([[1.5, -2.0, 3.140625], [0.0, 65280.0, -0.25]], dtype=np.float32)
+    bf16 = (values.view(np.uint32) >> 16).astype("<u2").tobytes()  # exact: all fit in bf16
+    body = (
+        struct.pack("<I", 6) + ct2_string("TestSpec") + struct.pack("<II", 2, 4)
+        + ct2_variable("a/f32", values, 0, values.astype("<f4").tobytes())
+        + ct2_variable("a/f16", values, 4, values.astype("<f2").tobytes())
+        + ct2_variable("a/bf16", values, 5, bf16)
+        + ct2_variable("a/i8", np.array(3), 1, b"\x03")
+        + struct.pack("<I", 1) + ct2_string("a/alias") + ct2_string("a/bf16")
+    )
+    path = tmp_path / "model.bin"
+    path.write_bytes(body)
+
+    model = read_ctranslate2(path)
+    assert (model.spec, model.revision) == ("TestSpec", 2)
+    assert sorted(model.variables) == ["a/alias", "a/bf16", "a/f16", "a/f32", "a/i8"]
+    for name in ("a/f32", "a/f16", "a/bf16", "a/alias"):
+        np.testing.assert_array_equal(model.variables[name].astype(np.float32), values)
+    assert model.variables["a/bf16"].dtype == np.float32
+    assert int(model.variables["a/i8"]) == 3
+
+    path.write_bytes(body[:-5])
+    with pytest.raises(ValueError, match="truncated"):
+        read_ctranslate2(path)
+
+
 def count_conversions(monkeypatch) -> list[int]:
     """Wrap the CTranslate2 reader so a test can tell a conversion from a cached load."""
     calls: list[int] = []
@@ -78,6 +115,7 @@ def count_conversions(monkeypatch) -> list[int]:
     return calls
 
 
+@pytest.mark.integration
 def test_whisper_decoder_transcribes_synthetic_speech(tmp_path):
     nano = load_nano_whisper()
     text = transcribe_with_whisper_decoder(nano, speak(SENTENCE, tmp_path))
@@ -86,12 +124,14 @@ def test_whisper_decoder_transcribes_synthetic_speech(tmp_path):
     assert word_errors("the quick brown fox jumps over the lazy dog", text) > 1
 
 
+@pytest.mark.integration
 def test_whisper_decoder_rejects_clips_over_30_seconds():
     nano = load_nano_whisper()
     with pytest.raises(ValueError, match="30 s"):
         transcribe_with_whisper_decoder(nano, np.zeros(31 * SAMPLE_RATE, dtype=np.float32))
 
 
+@pytest.mark.integration
 def test_second_load_reads_safetensors_with_identical_encoder_output(temp_cache, monkeypatch):
     calls = count_conversions(monkeypatch)
     first = load_nano_whisper()
@@ -106,6 +146,7 @@ def test_second_load_reads_safetensors_with_identical_encoder_output(temp_cache,
     assert torch.equal(encoder_output(first, samples), encoder_output(second, samples))
 
 
+@pytest.mark.integration
 def test_stray_tmp_file_is_not_loaded(temp_cache, monkeypatch):
     # What a run killed mid-write leaves: configs in place, only a temporary weights file.
     calls = count_conversions(monkeypatch)
@@ -120,6 +161,7 @@ def test_stray_tmp_file_is_not_loaded(temp_cache, monkeypatch):
     assert nano.model.model.encoder.layers[0].fc1.weight.abs().sum() > 0
 
 
+@pytest.mark.integration
 def test_failed_conversion_leaves_no_weights_file(temp_cache, monkeypatch):
     def killed(tensors, path, metadata=None):
         Path(path).write_bytes(b"partial")

@@ -58,6 +58,7 @@ def tiny_llama(vocab_size: int, hidden: int = 48, seed: int = 0):
         num_key_value_heads=2,
         max_position_embeddings=512,
         tie_word_embeddings=True,
+        initializer_range=0.3,  # large enough that greedy decoding does not repeat one token
     )
     return LlamaForCausalLM(config).eval()
 

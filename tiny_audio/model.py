@@ -105,6 +105,7 @@ class AudioLLM:
         device: Optional[str] = None,
         dtype: Optional[torch.dtype] = None,
         bins: int = DEFAULT_BINS,
+        fast_decode: Optional[bool] = None,
     ):
         if prompt_style not in PROMPTS:
             raise ValueError(f"prompt_style must be one of {sorted(PROMPTS)}, got {prompt_style!r}")
@@ -124,6 +125,10 @@ class AudioLLM:
         # transformers renamed ``past_key_values`` to ``cache``; accept either release.
         self._cache_arg = "cache" if "cache" in inspect.signature(self.decoder.forward).parameters else "past_key_values"
         self._native: Optional[NativeEmbeddings] = None
+        # On a GPU, decoding replays a captured CUDA graph over a static KV cache (fast_decode.py);
+        # elsewhere the plain loop below is as fast and simpler.
+        self.fast_decode = self.device.type == "cuda" if fast_decode is None else fast_decode
+        self._static_decoder = None
 
     # ----- set-up -------------------------------------------------------------------------
 
@@ -248,6 +253,12 @@ class AudioLLM:
 
     def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, clock: Optional["_Clock"] = None) -> list[int]:
         """Greedy decoding with a KV cache; stops at an end-of-turn token."""
+        if self.fast_decode:
+            if self._static_decoder is None:
+                from .fast_decode import StaticGreedyDecoder
+
+                self._static_decoder = StaticGreedyDecoder(self.decoder, max_cache_len=STATIC_CACHE_LEN)
+            return self._static_decoder.generate(inputs_embeds, max_new_tokens, self.stop_ids, clock)
         out = self.decoder(inputs_embeds=inputs_embeds, use_cache=True, logits_to_keep=1)
         cache = _cache_of(out)
         next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
@@ -273,6 +284,10 @@ class AudioLLM:
 def _cache_of(output):
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
+
+
+# Prompt (~30) + audio tokens (≤ 300 for 30 s at k=5) + new tokens (≤ 196 for 30 s) fit easily.
+STATIC_CACHE_LEN = 1024
 
 
 def default_max_new_tokens(duration_s: float) -> int:
