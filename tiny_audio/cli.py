@@ -32,9 +32,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_trace(args: argparse.Namespace) -> int:
+    from .audio import load_audio
+    from .encoders import WHISPER_WINDOW_SECONDS
     from .loading import load_model
 
     try:
+        # Check the audio before spending seconds on loading a model.
+        samples = load_audio(args.file, max_seconds=WHISPER_WINDOW_SECONDS)
         model = load_model(
             args.model,
             encoder=args.encoder,
@@ -42,7 +46,7 @@ def run_trace(args: argparse.Namespace) -> int:
             projector_weights=args.projector_weights,
             device=args.device,
         )
-        result = model.transcribe(args.file, max_new_tokens=args.max_new_tokens)
+        result = model.transcribe(samples, max_new_tokens=args.max_new_tokens)
     except (AudioError, ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -124,7 +124,8 @@ class AudioLLM:
         self.stop_ids = self._stop_ids()
         # transformers renamed ``past_key_values`` to ``cache``; accept either release.
         self._cache_arg = "cache" if "cache" in inspect.signature(self.decoder.forward).parameters else "past_key_values"
-        self._native: Optional[NativeEmbeddings] = None
+        # Summarised at load time so that no request pays for the whole embedding table.
+        self.native: NativeEmbeddings = summarize_embeddings(self.decoder.get_input_embeddings().weight, bins)
         # On a GPU, decoding replays a captured CUDA graph over a static KV cache (fast_decode.py);
         # elsewhere the plain loop below is as fast and simpler.
         self.fast_decode = self.device.type == "cuda" if fast_decode is None else fast_decode
@@ -172,13 +173,6 @@ class AudioLLM:
             if isinstance(token_id, int) and token_id != self.tokenizer.unk_token_id and token_id >= 0:
                 stops.add(token_id)
         return stops
-
-    @property
-    def native(self) -> NativeEmbeddings:
-        """The decoder's input-embedding distribution, summarised once per model load."""
-        if self._native is None:
-            self._native = summarize_embeddings(self.decoder.get_input_embeddings().weight, self.bins)
-        return self._native
 
     @property
     def max_seconds(self) -> float:
