@@ -10,39 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-CORPUS = [
-    "the quick brown fox jumps over the lazy dog",
-    "transcribe the speech to text",
-    "a projector maps audio frames into the language model",
-    "system user assistant no think system override",
-] * 20
-
+from tiny_audio.random_models import simple_tokenizer
 
 def tiny_tokenizer():
-    """A byte-level BPE tokenizer trained on a few sentences, with chat special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tokenizer.train_from_iterator(CORPUS, trainer)
-    wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, eos_token="<|im_end|>", bos_token="<|endoftext|>", pad_token="<|endoftext|>"
-    )
-    wrapped.chat_template = CHAT_TEMPLATE
-    return wrapped
+    """A byte-level BPE tokenizer trained in-process, with a ChatML chat template."""
+    return simple_tokenizer()
 
 
 def tiny_llama(vocab_size: int, hidden: int = 48, seed: int = 0):

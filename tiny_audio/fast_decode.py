@@ -14,6 +14,7 @@ to show it computes the same tokens as the plain path.
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Optional
 
 import torch
@@ -21,7 +22,13 @@ from torch import nn
 
 
 class StaticGreedyDecoder:
-    def __init__(self, decoder: nn.Module, max_cache_len: int = 1024, use_graph: Optional[bool] = None):
+    def __init__(
+        self,
+        decoder: nn.Module,
+        max_cache_len: int = 1024,
+        use_graph: Optional[bool] = None,
+        compile_step: bool = False,
+    ):
         from transformers import StaticCache
 
         self.decoder = decoder
@@ -38,6 +45,11 @@ class StaticGreedyDecoder:
         self._token = torch.zeros(1, 1, dtype=torch.long, device=self.device)
         self._position = torch.zeros(1, dtype=torch.long, device=self.device)
         self._graph: Optional[torch.cuda.CUDAGraph] = None
+        self.graph_error: Optional[str] = None  # why capture failed, if it did (then steps run eagerly)
+        if compile_step:
+            # Optional: let the compiler fuse the step's small element-wise kernels (norms, rotary,
+            # activations) before the graph is captured. Costs a compilation on first use.
+            self._step = torch.compile(self._step, dynamic=False)
 
     def _forward(self, positions: torch.Tensor, **kwargs):
         if self._takes_cache_position:
@@ -76,7 +88,12 @@ class StaticGreedyDecoder:
             if max_new_tokens < 1:
                 raise ValueError(f"prompt of {prompt_len} positions exceeds the static cache ({self.max_cache_len})")
         if self.use_graph and self._graph is None:
-            self._capture()
+            try:
+                self._capture()
+            except RuntimeError as error:  # a model whose step cannot be captured still decodes
+                self.graph_error = str(error).splitlines()[0]
+                self.use_graph = False
+                warnings.warn(f"CUDA graph capture failed, decoding eagerly: {self.graph_error}")
         self.cache.reset()  # in place: the captured graph keeps pointing at the same buffers
         positions = torch.arange(prompt_len, device=self.device)
         out = self._forward(positions, inputs_embeds=inputs_embeds, logits_to_keep=1)

@@ -198,8 +198,14 @@ class Tracer:
     ) -> Trace:
         """Summarise every recorded stage. ``output_stage`` names the projector output, which is
         compared with ``native`` (the LLM's embeddings) when both are given."""
+        return self.summarise(native, output_stage).collect()
+
+    def summarise(self, native: Optional[NativeEmbeddings] = None, output_stage: Optional[str] = None) -> "PendingTrace":
+        """Phase 1, all on the device and without host synchronisation: every statistic,
+        histogram and comparison, packed for one transfer."""
         bins = self.bins
-        packer = _Packer()
+        pending = PendingTrace(bins=bins, nearest_k=self.nearest_k, native=native)
+        packer = pending.packer
         with torch.no_grad():
             flats = [(name, t.shape, t.float().reshape(-1)) for name, t in self._tensors]
             moments = [_moments(flat) for _, _, flat in flats]
@@ -207,35 +213,19 @@ class Tracer:
             shared_lo = torch.stack([m[2] for m in moments]).min() if moments else None
             shared_hi = torch.stack([m[3] for m in moments]).max() if moments else None
             shared = [_histogram(flat, shared_lo, shared_hi, bins)[:2] for _, _, flat in flats]
-            slots = []
-            for m, (counts, edges), (s_counts, s_edges) in zip(moments, own, shared):
-                slots.append(tuple(packer.add(part) for part in (m, counts, edges, s_counts, s_edges)))
+            for (name, shape, flat), m, (counts, edges), (s_counts, s_edges) in zip(flats, moments, own, shared):
+                slot = tuple(packer.add(part) for part in (m, counts, edges, s_counts, s_edges))
+                pending.stages.append((name, tuple(shape), flat.numel(), slot))
 
             out = dict(self._tensors).get(output_stage) if output_stage else None
-            extra = {}
             if out is not None:
                 frames = out.float().reshape(-1, out.shape[-1])
-                extra["frame_norms"] = packer.add(frames.norm(dim=-1))
-                extra["dim_variance"] = packer.add(frames.var(dim=0, unbiased=False).sort(descending=True).values)
+                pending.extra["frame_norms"] = packer.add(frames.norm(dim=-1))
+                variance = frames.var(dim=0, unbiased=False).sort(descending=True).values
+                pending.extra["dim_variance"] = packer.add(variance)
                 if native is not None:
-                    extra.update(self._compare(frames, native, packer))
-            parts = packer.transfer()
-
-        stages = []
-        for (name, shape, flat), slot in zip(flats, slots):
-            m, counts, edges, s_counts, s_edges = (parts[i] for i in slot)
-            shared_hist = Histogram([int(c) for c in s_counts.tolist()], s_edges.tolist())
-            stages.append(_stats_from(name, shape, flat.numel(), m, counts, edges, shared_hist))
-        trace = Trace(stages=stages, frame_norms=[], dim_variance=[], nearest_tokens=[])
-        if "frame_norms" in extra:
-            trace.frame_norms = parts[extra["frame_norms"]].tolist()
-            trace.dim_variance = parts[extra["dim_variance"]].tolist()
-        if "nearest_ids" in extra:
-            ids = parts[extra["nearest_ids"]].long().view(-1, self.nearest_k).tolist()
-            sims = parts[extra["nearest_sims"]].view(-1, self.nearest_k).tolist()
-            trace.nearest_tokens = [list(zip(i, s)) for i, s in zip(ids, sims)]
-            trace.comparison = _comparison_from(parts, extra, native, bins)
-        return trace
+                    pending.extra.update(self._compare(frames, native, packer))
+        return pending
 
     def _compare(self, frames: torch.Tensor, native: NativeEmbeddings, packer: _Packer) -> dict[str, int]:
         ref = native.stats
@@ -252,6 +242,38 @@ class Tracer:
             "nearest_ids": packer.add(ids),
             "nearest_sims": packer.add(sims),
         }
+
+
+@dataclass
+class PendingTrace:
+    """Device-side results of ``Tracer.summarise``; ``collect`` brings them to the host."""
+
+    bins: int
+    nearest_k: int
+    native: Optional[NativeEmbeddings]
+    packer: _Packer = field(default_factory=_Packer)
+    stages: list = field(default_factory=list)  # (name, shape, numel, packer slots)
+    extra: dict = field(default_factory=dict)  # name → packer slot
+
+    def collect(self) -> Trace:
+        """Phase 2: the single device→host transfer, then plain Python objects."""
+        parts = self.packer.transfer()
+        stages = []
+        for name, shape, numel, slot in self.stages:
+            m, counts, edges, s_counts, s_edges = (parts[i] for i in slot)
+            shared_hist = Histogram([int(c) for c in s_counts.tolist()], s_edges.tolist())
+            stages.append(_stats_from(name, shape, numel, m, counts, edges, shared_hist))
+        trace = Trace(stages=stages, frame_norms=[], dim_variance=[], nearest_tokens=[])
+        extra = self.extra
+        if "frame_norms" in extra:
+            trace.frame_norms = parts[extra["frame_norms"]].tolist()
+            trace.dim_variance = parts[extra["dim_variance"]].tolist()
+        if "nearest_ids" in extra:
+            ids = parts[extra["nearest_ids"]].long().view(-1, self.nearest_k).tolist()
+            sims = parts[extra["nearest_sims"]].view(-1, self.nearest_k).tolist()
+            trace.nearest_tokens = [list(zip(i, s)) for i, s in zip(ids, sims)]
+            trace.comparison = _comparison_from(parts, extra, self.native, self.bins)
+        return trace
 
 
 def _comparison_from(parts, extra: dict[str, int], native: NativeEmbeddings, bins: int) -> Comparison:
