@@ -93,19 +93,7 @@ def encoder_from_model(model: nn.Module, name: str = "") -> SpeechEncoder:
         encoder = model.get_encoder() if hasattr(model, "get_encoder") else model
         extractor = whisper_feature_extractor(getattr(model.config, "num_mel_bins", 80))
         return SpeechEncoder(encoder.eval(), extractor, "whisper", name)
-    return SpeechEncoder(_fold_weight_norm(model).eval(), waveform_feature_extractor(), "wav2vec2", name)
-
-
-def _fold_weight_norm(model: nn.Module) -> nn.Module:
-    """wav2vec2 / HuBERT keep their positional convolution weight-normalised, which recomputes
-    the weight on every forward. For inference, fold it once into a plain weight."""
-    from torch.nn.utils import parametrize
-
-    for module in model.modules():
-        if parametrize.is_parametrized(module):
-            for name in list(module.parametrizations):
-                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
-    return model
+    return SpeechEncoder(model.eval(), waveform_feature_extractor(), "wav2vec2", name)
 
 
 def load_encoder(model_id: str, dtype: torch.dtype = torch.float32) -> SpeechEncoder:

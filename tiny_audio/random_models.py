@@ -89,6 +89,18 @@ def smollm3_3b_config(small: bool = False):
     )
 
 
+def _fold_weight_norm(model: torch.nn.Module) -> torch.nn.Module:
+    """Replace weight-normalised parameters by plain ones (same values). Safe here because the
+    model is built by this module; it also lets torch's FLOP counter read the convolution."""
+    from torch.nn.utils import parametrize
+
+    for module in model.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+    return model
+
+
 def course_scale_pipeline(
     small: bool = False,
     device: Optional[str] = None,
@@ -107,7 +119,7 @@ def course_scale_pipeline(
     encoder_config, decoder_config = hubert_xlarge_config(small), smollm3_3b_config(small)
     hidden = 256 if small else 8192
     with torch.device(device):
-        encoder = HubertModel(encoder_config).to(dtype).eval()
+        encoder = _fold_weight_norm(HubertModel(encoder_config)).to(dtype).eval()
         projector = AudioProjector(encoder_config.hidden_size, decoder_config.hidden_size, k=5, hidden_dim=hidden)
         decoder = SmolLM3ForCausalLM(decoder_config).to(dtype).eval()
     model = AudioLLM(

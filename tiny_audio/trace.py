@@ -96,23 +96,28 @@ def _histogram(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins: int) -
     inside = (position >= 0) & (x <= hi)
     counts = torch.zeros(bins, dtype=torch.int64, device=x.device)
     counts.index_add_(0, index, inside.long())
-    edges = lo + (hi - lo) * torch.arange(bins + 1, device=x.device, dtype=torch.float32) / bins
-    return counts, edges, below, above
+    return counts, below, above
+
+
+def _histogram_within(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins: int) -> torch.Tensor:
+    """Counts over [lo, hi] for values known to lie inside it (a stage's own or the shared
+    range): no masks needed, so a handful of kernels."""
+    scale = bins / (hi - lo).clamp_min(1e-30)
+    index = ((x - lo) * scale).long().clamp_(0, bins - 1)  # non-negative: truncation is floor
+    ones = torch.ones(1, dtype=torch.int64, device=x.device).expand(index.numel())  # no n-sized buffer
+    return torch.zeros(bins, dtype=torch.int64, device=x.device).index_add_(0, index, ones)
+
+
+def _edges(lo: float, hi: float, bins: int) -> list[float]:
+    return [lo + (hi - lo) * i / bins for i in range(bins + 1)]
 
 
 def _moments(x: torch.Tensor) -> torch.Tensor:
     """[mean, std, min, max, rms, zero fraction] of a flat float32 tensor, as one tensor."""
-    mean = x.mean()
-    return torch.stack(
-        [
-            mean,
-            (x - mean).pow(2).mean().sqrt(),
-            x.min(),
-            x.max(),
-            x.pow(2).mean().sqrt(),
-            (x == 0).float().mean(),
-        ]
-    )
+    var, mean = torch.var_mean(x, correction=0)
+    lo, hi = torch.aminmax(x)
+    zero_fraction = (x == 0).sum() / x.numel()
+    return torch.stack([mean, var.sqrt(), lo, hi, (var + mean * mean).sqrt(), zero_fraction])
 
 
 class _Packer:
@@ -133,7 +138,7 @@ class _Packer:
         return list(flat.split(sizes))
 
 
-def _stats_from(name: str, shape, numel: int, moments, counts, edges, shared=None) -> StageStats:
+def _stats_from(name: str, shape, numel: int, moments, counts, shared=None) -> StageStats:
     m = moments.tolist()
     return StageStats(
         name=name,
@@ -145,7 +150,7 @@ def _stats_from(name: str, shape, numel: int, moments, counts, edges, shared=Non
         max=m[3],
         rms=m[4],
         zero_fraction=m[5],
-        histogram=Histogram([int(c) for c in counts.tolist()], edges.tolist()),
+        histogram=Histogram([int(c) for c in counts.tolist()], _edges(m[2], m[3], len(counts))),
         shared_histogram=shared,
     )
 
@@ -156,20 +161,20 @@ def summarize_embeddings(embedding_matrix: torch.Tensor, bins: int = DEFAULT_BIN
         x = embedding_matrix.detach().float()
         flat = x.reshape(-1)
         moments = _moments(flat)
-        counts, edges, _, _ = _histogram(flat, moments[2], moments[3], bins)
+        counts = _histogram_within(flat, moments[2], moments[3], bins)
         row_norms = x.norm(dim=-1)
         packer = _Packer()
-        for part in (moments, counts, edges, row_norms.median()):
+        for part in (moments, counts, row_norms.median()):
             packer.add(part)
-        moments_c, counts_c, edges_c, median_c = packer.transfer()
-        stats = _stats_from("LLM token embeddings", x.shape, flat.numel(), moments_c, counts_c, edges_c)
+        moments_c, counts_c, median_c = packer.transfer()
+        stats = _stats_from("LLM token embeddings", x.shape, flat.numel(), moments_c, counts_c)
         # Kept in the matrix's own dtype: a float32 copy of a 128k×2048 table would cost 1 GB.
         normalized = (x / row_norms.clamp_min(1e-12).unsqueeze(-1)).to(embedding_matrix.dtype)
     return NativeEmbeddings(
         stats=stats,
         typical_row_norm=float(median_c.item()),
         normalized=normalized,
-        value_range=torch.stack([edges[0], edges[-1]]),
+        value_range=moments[2:4].clone(),
     )
 
 
@@ -209,12 +214,15 @@ class Tracer:
         with torch.no_grad():
             flats = [(name, t.shape, t.float().reshape(-1)) for name, t in self._tensors]
             moments = [_moments(flat) for _, _, flat in flats]
-            own = [_histogram(flat, m[2], m[3], bins)[:2] for (_, _, flat), m in zip(flats, moments)]
-            shared_lo = torch.stack([m[2] for m in moments]).min() if moments else None
-            shared_hi = torch.stack([m[3] for m in moments]).max() if moments else None
-            shared = [_histogram(flat, shared_lo, shared_hi, bins)[:2] for _, _, flat in flats]
-            for (name, shape, flat), m, (counts, edges), (s_counts, s_edges) in zip(flats, moments, own, shared):
-                slot = tuple(packer.add(part) for part in (m, counts, edges, s_counts, s_edges))
+            if moments:
+                ranges = torch.stack(moments)[:, 2:4]
+                shared_lo, shared_hi = ranges[:, 0].min(), ranges[:, 1].max()
+                pending.extra["shared_range"] = packer.add(torch.stack([shared_lo, shared_hi]))
+            for (name, shape, flat), m in zip(flats, moments):
+                own = _histogram_within(flat, m[2], m[3], bins)
+                shared = _histogram_within(flat, shared_lo, shared_hi, bins)
+                # One packed part per stage: 6 moments, then the two histograms.
+                slot = packer.add(torch.cat([m.double(), own.double(), shared.double()]))
                 pending.stages.append((name, tuple(shape), flat.numel(), slot))
 
             out = dict(self._tensors).get(output_stage) if output_stage else None
@@ -231,7 +239,7 @@ class Tracer:
         ref = native.stats
         lo, hi = native.value_range[0], native.value_range[1]
         flat = frames.reshape(-1)
-        counts, _, below, above = _histogram(flat, lo, hi, len(ref.histogram.counts))
+        counts, below, above = _histogram(flat, lo, hi, len(ref.histogram.counts))
         unit_frames = frames / frames.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         cosine = unit_frames.to(native.normalized.dtype) @ native.normalized.T
         sims, ids = cosine.topk(min(self.nearest_k, cosine.shape[-1]), dim=-1)
@@ -259,10 +267,14 @@ class PendingTrace:
         """Phase 2: the single device→host transfer, then plain Python objects."""
         parts = self.packer.transfer()
         stages = []
+        if self.stages:
+            shared_lo, shared_hi = parts[self.extra["shared_range"]].tolist()
+            shared_edges = _edges(shared_lo, shared_hi, self.bins)
         for name, shape, numel, slot in self.stages:
-            m, counts, edges, s_counts, s_edges = (parts[i] for i in slot)
-            shared_hist = Histogram([int(c) for c in s_counts.tolist()], s_edges.tolist())
-            stages.append(_stats_from(name, shape, numel, m, counts, edges, shared_hist))
+            part = parts[slot]
+            m, counts, s_counts = part[:6], part[6 : 6 + self.bins], part[6 + self.bins :]
+            shared_hist = Histogram([int(c) for c in s_counts.tolist()], list(shared_edges))
+            stages.append(_stats_from(name, shape, numel, m, counts, shared_hist))
         trace = Trace(stages=stages, frame_norms=[], dim_variance=[], nearest_tokens=[])
         extra = self.extra
         if "frame_norms" in extra:
