@@ -173,3 +173,16 @@ def test_failed_conversion_leaves_no_weights_file(temp_cache, monkeypatch):
     target = temp_cache / "whisper-tiny.en"
     assert not (target / "model.safetensors").exists()
     assert not list(target.glob("*.tmp"))
+
+
+@pytest.mark.integration
+def test_whisper_baseline_transcribes_every_example_clip():
+    """The example clips are clear speech: Whisper tiny.en's own decoder gets each one right."""
+    from tiny_audio.audio import load_audio
+    from tiny_audio.examples import example_clips
+
+    nano = load_nano_whisper()
+    clips = example_clips()
+    assert len(clips) >= 3
+    for wav, reference in clips:
+        assert words(transcribe_with_whisper_decoder(nano, load_audio(wav))) == words(reference), wav

@@ -1,0 +1,16 @@
+"""The example clips shipped in ``assets/examples``: synthesised speech with its reference text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
+
+
+def example_clips() -> list[tuple[str, str]]:
+    """(wav path, reference text) for each example, sorted by name."""
+    clips = []
+    for wav in sorted(EXAMPLES_DIR.glob("*.wav")):
+        text_file = wav.with_suffix(".txt")
+        clips.append((str(wav), text_file.read_text().strip() if text_file.exists() else ""))
+    return clips
