@@ -22,8 +22,8 @@ from .trace import DEFAULT_BINS, NativeEmbeddings, Trace, Tracer, summarize_embe
 
 AUDIO_MARKER = "<audio>"
 UNTRAINED_NOTICE = (
-    "Untrained projector: its weights are random, so the text below is the LLM reacting to noise, "
-    "not a transcript of your audio. The stage statistics are real."
+    "Untrained projector: its weights are random, so the transcript is the LLM reacting to noise, "
+    "not a reading of your audio. The stage statistics are real."
 )
 
 # The two prompt styles (DESIGN.md): the course's single <audio> slot, and current Tiny Audio's

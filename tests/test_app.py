@@ -1,0 +1,120 @@
+"""The Gradio app: handlers called directly, then the app served on localhost and driven with gradio_client."""
+
+import json
+
+import gradio as gr
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tiny_audio import plots
+from tiny_audio.encoders import encoder_from_model
+from tiny_audio.model import AudioLLM
+from tiny_audio.projector import AudioProjector
+from tiny_audio.ui import OUTPUTS, ModelStore, build_demo, render, transcribe
+from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
+
+
+def tiny_loader(spec: str) -> AudioLLM:
+    if spec != "tiny":
+        raise ValueError(f"unknown model {spec}")
+    tokenizer = tiny_tokenizer()
+    decoder = tiny_llama(len(tokenizer))
+    torch.manual_seed(0)
+    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
+    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny",
+                    projector_trained=False)
+
+
+@pytest.fixture(scope="module")
+def store():
+    return ModelStore(loader=tiny_loader)
+
+
+@pytest.fixture
+def speech(tmp_path):
+    path = tmp_path / "speech.wav"
+    sf.write(path, speechlike(2.0), 16_000)
+    return str(path)
+
+
+def test_transcribe_and_render_give_every_output(store, speech):
+    model, samples, result = transcribe(store, speech, "tiny")
+    shown = render(model, samples, result, log_y=True, shared_range=True)
+    assert set(shown) == set(OUTPUTS)
+    assert shown["transcript"] == result.text
+    assert "Untrained projector" in shown["notice"]
+    assert "encoder" in shown["info"] and "decode" in shown["info"]
+    data = json.loads(open(shown["download"]).read())
+    assert [s["name"] for s in data["trace"]["stages"]] == [s.name for s in result.stages]
+
+
+def test_one_full_update_stays_under_60_kb(store, tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(path, speechlike(29.0), 16_000)
+    model, samples, result = transcribe(store, str(path), "tiny")
+    shown = render(model, samples, result, log_y=False, shared_range=False)
+    figures = [value for value in shown.values() if hasattr(value, "to_json")]
+    assert len(figures) == 5
+    assert plots.figure_payload_bytes(figures) <= 60_000
+
+
+def write_48k_stereo(path):
+    t = np.arange(48_000 * 2) / 48_000
+    left = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16)
+    sf.write(path, np.stack([left, left // 2], axis=1), 48_000, subtype="PCM_16")
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (None, "Record or upload"),
+        (lambda p: sf.write(p, np.zeros(16_000, dtype=np.float32), 16_000), "silent"),
+        (lambda p: sf.write(p, np.zeros(8_000 * 600, dtype=np.int16), 8_000, subtype="PCM_16"), "600.0 s long"),
+        (lambda p: p.write_text("shopping list: eggs, milk\n" * 50), "not a readable audio file"),
+    ],
+)
+def test_bad_input_is_a_clear_message_and_the_app_keeps_serving(store, speech, tmp_path, make, message):
+    path = None
+    if make:
+        path = tmp_path / "input.wav"
+        make(path)
+        path = str(path)
+    with pytest.raises(gr.Error, match=message):
+        transcribe(store, path, "tiny")
+    assert transcribe(store, speech, "tiny")[2].text is not None
+
+
+def test_48khz_stereo_recording_is_accepted(store, tmp_path):
+    path = tmp_path / "stereo48k.wav"
+    write_48k_stereo(path)
+    _, samples, result = transcribe(store, str(path), "tiny")
+    assert samples.size == 32_000 and result.duration_s == pytest.approx(2.0)
+
+
+def test_unknown_model_is_a_clear_message(store, speech):
+    with pytest.raises(gr.Error, match="Could not load model 'nope'"):
+        transcribe(store, speech, "nope")
+
+
+def test_served_app_with_gradio_client(store, speech, tmp_path):
+    from gradio_client import Client, handle_file
+
+    demo = build_demo(store)
+    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        outputs = client.predict(handle_file(speech), "tiny", False, False, api_name="/transcribe")
+        shown = dict(zip(OUTPUTS, outputs))
+        assert isinstance(shown["transcript"], str)
+        for name in ("stages", "overlay", "norms", "dims", "tokens"):
+            assert "plot" in json.dumps(shown[name]), name
+        silent = tmp_path / "silent.wav"
+        sf.write(silent, np.zeros(16_000, dtype=np.float32), 16_000)
+        with pytest.raises(Exception, match="silent"):
+            client.predict(handle_file(str(silent)), "tiny", False, False, api_name="/transcribe")
+        again = client.predict(handle_file(speech), "tiny", False, False, api_name="/transcribe")
+        assert again[0] == shown["transcript"]
+    finally:
+        demo.close()

@@ -1,0 +1,245 @@
+"""The Gradio app: record or upload speech, read the transcript beside every stage's histogram.
+
+``build_demo()`` lays out the Blocks; the handlers below it are plain functions (``gr.Progress``
+is a no-op outside an event), so tests call them directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable, Optional
+
+import gradio as gr
+
+from . import plots
+from .audio import AudioError, load_audio
+from .encoders import WHISPER_WINDOW_SECONDS
+from .examples import example_clips
+from .model import AudioLLM, TranscriptionResult
+
+DEFAULT_MODEL = os.environ.get("TINY_AUDIO_MODEL", "nano")
+
+try:  # On a ZeroGPU Space, spaces.GPU attaches a GPU for the call; elsewhere it is absent.
+    import spaces
+
+    gpu_task = spaces.GPU
+except ImportError:  # pragma: no cover - depends on the host
+
+    def gpu_task(fn):
+        return fn
+
+
+class ModelStore:
+    """Loaded pipelines by name. Loading happens once per name, under a lock."""
+
+    def __init__(self, loader: Optional[Callable[[str], AudioLLM]] = None):
+        if loader is None:
+            from .loading import load_model
+
+            loader = load_model
+        self._loader = loader
+        self._models: dict[str, AudioLLM] = {}
+        self._lock = threading.Lock()
+
+    def is_loaded(self, spec: str) -> bool:
+        return spec in self._models
+
+    def get(self, spec: str) -> AudioLLM:
+        with self._lock:
+            if spec not in self._models:
+                self._models[spec] = self._loader(spec)
+            return self._models[spec]
+
+
+@gpu_task
+def _run_pipeline(model: AudioLLM, samples):
+    return model.transcribe(samples)
+
+
+def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, progress=gr.Progress()):
+    """Run one clip. Returns the result, or raises ``gr.Error`` with a message for the person."""
+    if not audio_path:
+        raise gr.Error("Record or upload some audio first.")
+    spec = (model_spec or DEFAULT_MODEL).strip()
+    try:
+        samples = load_audio(audio_path, max_seconds=WHISPER_WINDOW_SECONDS)
+    except AudioError as error:
+        raise gr.Error(str(error)) from None
+    if not store.is_loaded(spec):
+        progress(0.1, desc=f"Loading model '{spec}' (the first load of nano converts its weights: ~20 s)")
+    try:
+        model = store.get(spec)
+    except Exception as error:  # a bad id, no network for a Hub model, mismatched checkpoint …
+        raise gr.Error(f"Could not load model '{spec}': {str(error).splitlines()[0]}") from None
+    progress(0.5, desc="Encoding, projecting, decoding")
+    try:
+        result = _run_pipeline(model, samples)
+    except AudioError as error:
+        raise gr.Error(str(error)) from None
+    return model, samples, result
+
+
+def render(model: AudioLLM, samples, result: TranscriptionResult, log_y: bool, shared_range: bool) -> dict:
+    """Everything the page shows for one result, by output name."""
+    timings = " · ".join(f"{name} {1000 * sec:.0f} ms" for name, sec in result.timings.items())
+    tokens = len(result.token_ids)
+    info = (
+        f"**{result.model_name}** on `{result.device}` ({result.dtype}) · {result.duration_s:.2f} s of audio · "
+        f"{tokens} tokens generated\n\n{timings}"
+    )
+    notice = f"⚠️ {result.notice}" if result.notice else ""
+    return {
+        "transcript": result.text,
+        "notice": notice,
+        "info": info,
+        "stats": _table(*plots.stats_rows(result)),
+        "stages": plots.stage_histograms(result, log_y=log_y, shared_range=shared_range),
+        "overlay": plots.projector_vs_llm(result),
+        "gap": gap_summary(result),
+        "norms": plots.frame_norms(result),
+        "trace": _table(*plots.trace_rows(result, model.projector.k)),
+        "dims": plots.dimension_variance(result),
+        "tokens": plots.nearest_tokens(result, model.tokenizer, waveform=samples),
+        "download": write_json(result),
+    }
+
+
+def gap_summary(result: TranscriptionResult) -> str:
+    c = result.trace.comparison
+    norms = result.trace.frame_norms
+    mean_norm = sum(norms) / len(norms) if norms else float("nan")
+    typical = result.native.typical_row_norm
+    return (
+        "| measure | value | reads as |\n|---|---:|---|\n"
+        f"| RMS ratio (projector ÷ token embeddings) | {c.rms_ratio:.2f} | 1.0 = same loudness |\n"
+        f"| std ratio | {c.std_ratio:.2f} | 1.0 = same spread |\n"
+        f"| mean gap | {c.mean_gap:+.4f} | 0 = same centre |\n"
+        f"| total variation distance | {c.total_variation:.2f} | 0 = identical histograms, 1 = disjoint |\n"
+        f"| values outside the embeddings' range | {c.outside_fraction:.1%} | |\n"
+        f"| mean audio-token norm ÷ typical token norm | {mean_norm / typical:.2f} | "
+        f"{mean_norm:.2f} vs {typical:.2f} |"
+    )
+
+
+def write_json(result: TranscriptionResult) -> str:
+    """The run's statistics and histograms as a JSON file, written whole or not at all."""
+    folder = Path(tempfile.mkdtemp(prefix="projector-lab-"))
+    final = folder / "projector_lab_trace.json"
+    partial = folder / "projector_lab_trace.json.tmp"
+    partial.write_text(json.dumps(result.to_dict(), indent=1))
+    partial.replace(final)
+    return str(final)
+
+
+def _table(headers, rows):
+    return gr.Dataframe(value=rows, headers=headers, interactive=False, wrap=True)
+
+
+OUTPUTS = ("transcript", "notice", "info", "stats", "stages", "overlay", "gap", "norms", "trace", "dims", "tokens",
+           "download")
+
+INTRO = """# Projector Lab
+Speak or upload a clip, press **Transcribe**, and watch your audio travel through a speech LLM:
+**encoder** (audio → 50 frames/s) → **projector** (stack 5 frames, RMSNorm, SwiGLU, down-projection,
+RMSNorm) → **decoder LLM** (reads the projected frames as if they were token embeddings).
+Every histogram is computed from the same single forward pass that produced the transcript."""
+
+STAGES_HELP = """Each panel is one stage, in pipeline order; the dashed line marks its mean. Watch the
+spread (σ): stacking keeps the encoder's scale, **RMSNorm** resets it to ~1, the **SwiGLU** product is
+sparse and peaked, and the final RMSNorm sets the scale the LLM will see. The last panel is the LLM's
+own token-embedding table — what the projector's output should resemble."""
+
+OVERLAY_HELP = """Does the projector's output look like the token embeddings the LLM was trained on? Both
+are drawn as densities on the embeddings' bins; values outside the embeddings' range are counted,
+not hidden. An untrained projector is typically several times too loud."""
+
+NORMS_HELP = """Length (L2 norm) of each audio token the LLM receives, against the typical length of a
+real token embedding (dashed). The final RMSNorm gives every frame nearly the same norm (√dim × its
+weight), so the bars are flat; the question is how far they sit from the dashed line."""
+
+DIMS_HELP = """Variance of each of the projector's output dimensions across the clip's frames, sorted (the
+course's "dimension importance"). A few dominant dimensions mean the audio uses little of the
+embedding space."""
+
+TOKENS_HELP = """For each projected frame (~100 ms of audio), the three vocabulary tokens whose embeddings
+are nearest by cosine: what the LLM "reads" there. Darker = more similar. Drag sideways to scroll."""
+
+
+def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
+    store = store or ModelStore()
+    examples = example_clips()
+    with gr.Blocks(title="Projector Lab") as demo:
+        gr.Markdown(INTRO)
+        last = gr.State(None)  # the latest result, to redraw the histograms when a toggle changes
+        with gr.Row():
+            with gr.Column(scale=1):
+                audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Speech (≤ 30 s)",
+                                 elem_id="speech")
+                model_box = gr.Dropdown(
+                    choices=sorted({"nano", DEFAULT_MODEL}),
+                    value=DEFAULT_MODEL,
+                    allow_custom_value=True,
+                    label="Model",
+                    info="nano runs offline; or type a Tiny Audio checkpoint (Hub id or local directory)",
+                )
+                button = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
+            with gr.Column(scale=2):
+                notice = gr.Markdown(elem_id="notice")
+                transcript = gr.Textbox(label="Transcript", lines=2, interactive=False, elem_id="transcript")
+                reference = gr.Textbox(label="Reference text (for the example clips)", lines=1, interactive=False,
+                                       elem_id="reference")
+                info = gr.Markdown(elem_id="info")
+                if examples:
+                    gr.Examples(examples=[list(e) for e in examples], inputs=[audio, reference],
+                                label="Example clips (synthesised speech) — click one, then Transcribe")
+        with gr.Tab("Stage histograms"):
+            gr.Markdown(STAGES_HELP)
+            with gr.Row():
+                log_y = gr.Checkbox(label="log y", value=False)
+                shared = gr.Checkbox(label="shared x range for all stages", value=False)
+            stages = gr.Plot(show_label=False, elem_id="stages")
+            stats = gr.Dataframe(label="Statistics per stage", interactive=False, wrap=True, elem_id="stats")
+        with gr.Tab("Projector vs LLM"):
+            gr.Markdown(OVERLAY_HELP)
+            overlay = gr.Plot(show_label=False, elem_id="overlay")
+            gap = gr.Markdown(elem_id="gap")
+            gr.Markdown(NORMS_HELP)
+            norms = gr.Plot(show_label=False, elem_id="norms")
+        with gr.Tab("Trace"):
+            gr.Markdown("The course's Exercise 1: the shape at every step, and how much audio each frame or token "
+                        "covers.")
+            trace = gr.Dataframe(interactive=False, wrap=True, elem_id="trace")
+        with gr.Tab("Dimensions"):
+            gr.Markdown(DIMS_HELP)
+            dims = gr.Plot(show_label=False, elem_id="dims")
+        with gr.Tab("Nearest tokens"):
+            gr.Markdown(TOKENS_HELP)
+            tokens = gr.Plot(show_label=False, elem_id="tokens")
+        download = gr.File(label="This run's statistics and histograms (JSON)", elem_id="download")
+
+        components = dict(transcript=transcript, notice=notice, info=info, stats=stats, stages=stages,
+                          overlay=overlay, gap=gap, norms=norms, trace=trace, dims=dims, tokens=tokens,
+                          download=download)
+        outputs = [components[name] for name in OUTPUTS]
+
+        def on_transcribe(audio_path, model_spec, log_y_value, shared_value, progress=gr.Progress()):
+            model, samples, result = transcribe(store, audio_path, model_spec, progress)
+            shown = render(model, samples, result, log_y_value, shared_value)
+            return [shown[name] for name in OUTPUTS] + [result]
+
+        def on_toggle(result, log_y_value, shared_value):
+            if result is None:
+                return gr.skip()
+            return plots.stage_histograms(result, log_y=log_y_value, shared_range=shared_value)
+
+        # A new recording or upload is not an example: its reference text no longer applies.
+        audio.input(lambda: "", None, reference, api_visibility="private")
+        button.click(on_transcribe, [audio, model_box, log_y, shared], outputs + [last],
+                     concurrency_id="model", concurrency_limit=1, api_name="transcribe")
+        for toggle in (log_y, shared):
+            toggle.change(on_toggle, [last, log_y, shared], stages, api_visibility="private")
+    return demo
