@@ -118,3 +118,27 @@ def test_served_app_with_gradio_client(store, speech, tmp_path):
         assert again[0] == shown["transcript"]
     finally:
         demo.close()
+
+
+def test_explore_handlers_on_the_latest_clip(store, speech):
+    from tiny_audio import ui_explore
+
+    model, samples, result = transcribe(store, speech, "tiny")
+    run = ui_explore.Run("tiny", samples, result)
+    note, rows = ui_explore.rates_table(store, run, 4)
+    assert "AudioProjector (k=5, pad)" in note
+    assert [r[0] for r in rows] == ["2", "3", "5", "8", "10", "4 (custom)"]
+    encoder_frames = result.stages[0].shape[1]
+    assert all(r[1] == str(encoder_frames) for r in rows)
+    k5 = next(r for r in rows if r[0] == "5")
+    assert k5[2] == str(result.stages[1].shape[1])  # the table's k=5 row is what the traced model did
+    figure, table = ui_explore.activations(store, run)
+    assert [r[0] for r in table][-4:] == ["GLU", "ReGLU", "GeGLU", "SwiGLU"]
+    assert len(figure.data) == 8
+    assert len(ui_explore.grid(run).data) == 6
+    configs = ui_explore.configs_table(run, [])
+    assert configs[0][5] == "121,643,264" and configs[1][6].endswith("✗ wrong")
+    with pytest.raises(gr.Error, match="Transcribe a clip first"):
+        ui_explore.activations(store, None)
+    note, rows = ui_explore.rates_table(store, None, None)
+    assert "course" in note and rows[2][2] == "30"  # 149 frames at k=5 → 30 tokens

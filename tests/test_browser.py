@@ -156,6 +156,17 @@ def test_transcribe_in_the_browser_draws_every_tab(app_url, browser, screenshot_
             path = tab_screenshot_path(screenshot_path, tab)
             page.screenshot(path=path, full_page=True)
             print(f"screenshot: {path}")
+
+        # Explore: the rates table fills from the latest clip, and the course's grid draws.
+        page.get_by_role("tab", name="Explore", exact=True).click()
+        page.get_by_role("button", name="Compute", exact=True).click()
+        expect(page.locator("#explore-rates")).to_contain_text("(custom)", timeout=RENDER_TIMEOUT_MS)
+        page.get_by_text("5 · Stage by stage", exact=False).click()
+        page.get_by_role("button", name="Draw for the latest clip").click()
+        assert_plot_drawn(page, "explore-grid")
+        path = tab_screenshot_path(screenshot_path, "Explore")
+        page.screenshot(path=path, full_page=True)
+        print(f"screenshot: {path}")
     finally:
         page.close()
         if problems:  # shown with the failure, whichever step failed first

@@ -16,7 +16,7 @@ Only the app imports this module; the pipeline never does.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Optional, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -165,13 +165,37 @@ def stage_histograms(result: TranscriptionResult, log_y: bool = False, shared_ra
     if result.native is not None:
         panels.append((result.native.stats, result.native.stats.histogram, NATIVE_COLOR))
 
-    cols = 4 if len(panels) > 9 else 3
+    subtitle = "dashed line = mean" + (" · one shared x range for the pipeline stages" if shared_range else "")
+    grid = [
+        Panel(s.name, f"<b>{s.name}</b> {shape_text(s.shape)}<br>μ={_short(s.mean)} σ={_short(s.std)}", histogram,
+              s.mean, color)
+        for s, histogram, color in panels
+    ]
+    return histogram_grid(title, grid, cols=4 if len(grid) > 9 else 3, log_y=log_y, subtitle=subtitle)
+
+
+class Panel(NamedTuple):
+    name: str  # trace name (hover, tests)
+    title: str  # subplot title, may hold <b> and <br>
+    histogram: Histogram
+    mean: float  # marked with a dashed line
+    color: str
+
+
+def histogram_grid(
+    title: str,
+    panels: Sequence[Panel],
+    cols: int = 3,
+    log_y: bool = False,
+    subtitle: Optional[str] = None,
+) -> go.Figure:
+    """Pre-binned histograms as bar panels, the mean of each marked with a dashed line."""
     rows = math.ceil(len(panels) / cols)
-    titles = [f"<b>{s.name}</b> {shape_text(s.shape)}<br>μ={_short(s.mean)} σ={_short(s.std)}" for s, _, _ in panels]
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.05, vertical_spacing=0.5 / rows
+        rows=rows, cols=cols, subplot_titles=[p.title for p in panels], horizontal_spacing=0.05,
+        vertical_spacing=0.5 / rows,
     )
-    for i, (stats, histogram, color) in enumerate(panels):
+    for i, (name, _, histogram, mean, color) in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
         lo, width, _ = _bins(histogram)
         fig.add_trace(
@@ -180,16 +204,15 @@ def stage_histograms(result: TranscriptionResult, log_y: bool = False, shared_ra
                 dx=width,
                 y=np.asarray(histogram.counts, dtype=np.int64),  # Plotly narrows the int type
                 marker=dict(color=color, line=dict(width=0)),
-                name=stats.name,
+                name=name,
                 hovertemplate="%{x:.3g}: %{y} values<extra></extra>",
             ),
             row=row,
             col=col,
         )
-        fig.add_vline(x=_round(stats.mean), row=row, col=col)
+        fig.add_vline(x=_round(mean), row=row, col=col)
         fig.update_xaxes(range=_x_range(histogram), row=row, col=col)
 
-    subtitle = "dashed line = mean" + (" · one shared x range for the pipeline stages" if shared_range else "")
     # Subplot titles are two lines above each panel: the top row's need room under the title.
     fig.update_layout(**_layout(title, 100 + 190 * rows, subtitle=subtitle, top=32, bargap=0))
     fig.update_annotations(font=dict(size=11))
@@ -564,3 +587,36 @@ def trace_rows(result: TranscriptionResult, k: int) -> tuple[list[str], list[lis
             ]
         )
     return headers, rows
+
+
+# ----- explorers ----------------------------------------------------------------------------------
+
+ACTIVATION_COLORS = {"ReLU": "#e6550d", "GELU": "#756bb1", "SiLU/Swish": "#3182bd", "Tanh": "#31a354"}
+
+
+def activation_histograms(report) -> go.Figure:
+    """The activations on the clip's real gate pre-activations, then the GLU family built from
+    the projector's own gate/up weights (an ``explore.ActivationReport``)."""
+    rows = [r for r in report.plain if r.data == "clip"] + list(report.glu)
+    panels = [
+        Panel(
+            f"{r.name} ({r.data})",
+            f"<b>{r.name}</b> {r.data}<br>zeros {r.sparsity:.0%} · σ={_short(r.std)} · |∂|={_short(r.grad_mean_abs)}",
+            r.histogram,
+            r.mean,
+            ACTIVATION_COLORS.get(r.name, PROJECTOR_COLORS[1]),
+        )
+        for r in rows
+    ]
+    subtitle = f"gate pre-activations of this clip: {shape_text(report.gate_shape)}, σ={_short(report.gate_std)}"
+    if not report.projector_trained:
+        subtitle += " · untrained projector: its gate is random too"
+    return histogram_grid("Activations on this clip", panels, cols=4, subtitle=subtitle)
+
+
+def stage_grid(panels) -> go.Figure:
+    """The course's 2×3 grid (stacked, pre-norm, SwiGLU, down, final, target LLM), from
+    ``explore.stage_grid``; hover it and use the camera icon to save a PNG."""
+    colors = [_blend(*PROJECTOR_COLORS, i / 4) for i in range(5)] + [NATIVE_COLOR]
+    grid = [Panel(p.stage, p.title, p.histogram, p.mean, colors[min(i, 5)]) for i, p in enumerate(panels)]
+    return histogram_grid("Stage by stage", grid, cols=3, subtitle="the course's Exercise 2 grid")

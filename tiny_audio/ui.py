@@ -20,6 +20,7 @@ from .audio import AudioError, load_audio
 from .encoders import WHISPER_WINDOW_SECONDS
 from .examples import example_clips
 from .model import AudioLLM, TranscriptionResult
+from .ui_explore import Run, build_explore_tab
 
 DEFAULT_MODEL = os.environ.get("TINY_AUDIO_MODEL", "nano")
 
@@ -174,7 +175,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
     examples = example_clips()
     with gr.Blocks(title="Projector Lab") as demo:
         gr.Markdown(INTRO)
-        last = gr.State(None)  # the latest result, to redraw the histograms when a toggle changes
+        last = gr.State(None)  # the latest Run: to redraw the histograms, and for the explorers
         with gr.Row():
             with gr.Column(scale=1):
                 audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Speech (≤ 30 s)",
@@ -219,6 +220,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
         with gr.Tab("Nearest tokens"):
             gr.Markdown(TOKENS_HELP)
             tokens = gr.Plot(show_label=False, elem_id="tokens")
+        build_explore_tab(store, last)
         download = gr.File(label="This run's statistics and histograms (JSON)", elem_id="download")
 
         components = dict(transcript=transcript, notice=notice, info=info, stats=stats, stages=stages,
@@ -229,12 +231,12 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
         def on_transcribe(audio_path, model_spec, log_y_value, shared_value, progress=gr.Progress()):
             model, samples, result = transcribe(store, audio_path, model_spec, progress)
             shown = render(model, samples, result, log_y_value, shared_value)
-            return [shown[name] for name in OUTPUTS] + [result]
+            return [shown[name] for name in OUTPUTS] + [Run((model_spec or DEFAULT_MODEL).strip(), samples, result)]
 
-        def on_toggle(result, log_y_value, shared_value):
-            if result is None:
+        def on_toggle(run, log_y_value, shared_value):
+            if run is None:
                 return gr.skip()
-            return plots.stage_histograms(result, log_y=log_y_value, shared_range=shared_value)
+            return plots.stage_histograms(run.result, log_y=log_y_value, shared_range=shared_value)
 
         # A new recording or upload is not an example: its reference text no longer applies.
         audio.input(lambda: "", None, reference, api_visibility="private")
