@@ -10,6 +10,7 @@ Both give about 50 frames per second (one frame per 320 samples at 16 kHz).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -27,6 +28,11 @@ class SpeechEncoder:
     feature_extractor: object
     kind: str  # "whisper" or "wav2vec2"
     name: str = ""
+    compiled: Optional[Callable] = None  # torch.compile(model), when asked for
+
+    def compile(self) -> None:
+        """Fuse the encoder's kernels with torch.compile (dynamic shapes: clips vary in length)."""
+        self.compiled = torch.compile(self.model, dynamic=True)
 
     @property
     def dim(self) -> int:
@@ -59,7 +65,8 @@ class SpeechEncoder:
 
     def encode(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
         """Features → [1, T, D] frames covering the real audio."""
-        frames = self.model(features).last_hidden_state
+        forward = self.compiled if self.compiled is not None else self.model
+        frames = forward(features).last_hidden_state
         if self.kind == "whisper":
             keep = min(frames.shape[1], -(-num_samples // SAMPLES_PER_FRAME))
             frames = frames[:, :keep]

@@ -29,6 +29,8 @@ class StaticGreedyDecoder:
         use_graph: Optional[bool] = None,
         compile_step: bool = False,
     ):
+        """``compile_step``: torch.compile the one-token step before capturing it (fuses the small
+        element-wise kernels) and the prompt's prefill (dynamic shapes). Costs compilations."""
         from transformers import StaticCache
 
         self.decoder = decoder
@@ -46,15 +48,16 @@ class StaticGreedyDecoder:
         self._position = torch.zeros(1, dtype=torch.long, device=self.device)
         self._graph: Optional[torch.cuda.CUDAGraph] = None
         self.graph_error: Optional[str] = None  # why capture failed, if it did (then steps run eagerly)
+        self._prefill = decoder
         if compile_step:
-            # Optional: let the compiler fuse the step's small element-wise kernels (norms, rotary,
-            # activations) before the graph is captured. Costs a compilation on first use.
             self._step = torch.compile(self._step, dynamic=False)
+            self._prefill = torch.compile(decoder, dynamic=True)
 
-    def _forward(self, positions: torch.Tensor, **kwargs):
+    def _forward(self, positions: torch.Tensor, module=None, **kwargs):
         if self._takes_cache_position:
             kwargs["cache_position"] = positions
-        return self.decoder(use_cache=True, position_ids=positions[None], **{self._cache_arg: self.cache}, **kwargs)
+        module = self.decoder if module is None else module
+        return module(use_cache=True, position_ids=positions[None], **{self._cache_arg: self.cache}, **kwargs)
 
     def _step(self) -> None:
         """One token: read ``_token`` at ``_position``, write the next token, advance."""
@@ -96,7 +99,7 @@ class StaticGreedyDecoder:
                 warnings.warn(f"CUDA graph capture failed, decoding eagerly: {self.graph_error}")
         self.cache.reset()  # in place: the captured graph keeps pointing at the same buffers
         positions = torch.arange(prompt_len, device=self.device)
-        out = self._forward(positions, inputs_embeds=inputs_embeds, logits_to_keep=1)
+        out = self._forward(positions, self._prefill, inputs_embeds=inputs_embeds, logits_to_keep=1)
         self._token.copy_(out.logits[:, -1].argmax(dim=-1, keepdim=True))
         self._position.fill_(prompt_len)
         if clock:

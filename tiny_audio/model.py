@@ -106,6 +106,7 @@ class AudioLLM:
         dtype: Optional[torch.dtype] = None,
         bins: int = DEFAULT_BINS,
         fast_decode: Optional[bool] = None,
+        compile: bool = False,
     ):
         if prompt_style not in PROMPTS:
             raise ValueError(f"prompt_style must be one of {sorted(PROMPTS)}, got {prompt_style!r}")
@@ -130,6 +131,11 @@ class AudioLLM:
         # elsewhere the plain loop below is as fast and simpler.
         self.fast_decode = self.device.type == "cuda" if fast_decode is None else fast_decode
         self._static_decoder = None
+        # torch.compile of the encoder, the prefill and the decode step: fewer, fused kernels on a
+        # GPU, at the price of compilations on first use (and for new shape families).
+        self.compile = compile
+        if compile:
+            self.encoder.compile()
 
     # ----- set-up -------------------------------------------------------------------------
 
@@ -251,7 +257,9 @@ class AudioLLM:
             if self._static_decoder is None:
                 from .fast_decode import StaticGreedyDecoder
 
-                self._static_decoder = StaticGreedyDecoder(self.decoder, max_cache_len=STATIC_CACHE_LEN)
+                self._static_decoder = StaticGreedyDecoder(
+                    self.decoder, max_cache_len=STATIC_CACHE_LEN, compile_step=self.compile
+                )
             return self._static_decoder.generate(inputs_embeds, max_new_tokens, self.stop_ids, clock)
         out = self.decoder(inputs_embeds=inputs_embeds, use_cache=True, logits_to_keep=1)
         cache = _cache_of(out)

@@ -107,6 +107,7 @@ def course_scale_pipeline(
     dtype: Optional[torch.dtype] = None,
     fast_decode: Optional[bool] = None,
     seed: int = 0,
+    compile: bool = False,
 ) -> AudioLLM:
     """HuBERT-xlarge → SwiGLU (k 5, hidden 8192) → SmolLM3-3B with random weights (or the
     same shapes, tiny). Weights are initialised directly on the target device."""
@@ -132,6 +133,7 @@ def course_scale_pipeline(
         device=str(device),
         dtype=dtype,
         fast_decode=fast_decode,
+        compile=compile,
     )
     model.stop_ids = set()  # random weights: always decode the requested number of tokens
     return model
