@@ -105,3 +105,11 @@ def test_finalize_moves_results_to_the_host_once(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
     tracer.finalize(native, output_stage="c")
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("lanes", [1, 7, 64])
+def test_spread_counting_equals_bincount(lanes):
+    from tiny_audio.trace import _count
+
+    index = torch.randint(0, 100, (50_001,))
+    assert torch.equal(_count(index, 100, lanes=lanes), torch.bincount(index, minlength=100))

@@ -94,8 +94,8 @@ def _histogram(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins: int) -
     above = (x > hi).sum()
     index = position.floor().clamp_(0, bins - 1).long()
     inside = (position >= 0) & (x <= hi)
-    counts = torch.zeros(bins, dtype=torch.int64, device=x.device)
-    counts.index_add_(0, index, inside.long())
+    # Out-of-range values go to an extra bin that is dropped.
+    counts = _count(torch.where(inside, index, bins), bins + 1)[:bins]
     return counts, below, above
 
 
@@ -104,8 +104,23 @@ def _histogram_within(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bins:
     range): no masks needed, so a handful of kernels."""
     scale = bins / (hi - lo).clamp_min(1e-30)
     index = ((x - lo) * scale).long().clamp_(0, bins - 1)  # non-negative: truncation is floor
-    ones = torch.ones(1, dtype=torch.int64, device=x.device).expand(index.numel())  # no n-sized buffer
-    return torch.zeros(bins, dtype=torch.int64, device=x.device).index_add_(0, index, ones)
+    return _count(index, bins)
+
+
+def _count(index: torch.Tensor, bins: int, lanes: Optional[int] = None) -> torch.Tensor:
+    """``bincount`` without its host synchronisation. On a GPU, millions of atomic adds into ~100
+    counters serialise; spreading them over ``_LANES`` copies of the counters and summing the
+    copies afterwards is ~6× faster for a 2.5M-element stage (measured on an H200)."""
+    if lanes is None:
+        lanes = _LANES if index.is_cuda else 1
+    if lanes > 1:
+        index = index + (torch.arange(index.numel(), device=index.device) % lanes) * bins
+    ones = torch.ones(1, dtype=torch.int64, device=index.device).expand(index.numel())  # no n-sized buffer
+    counts = torch.zeros(lanes * bins, dtype=torch.int64, device=index.device).index_add_(0, index, ones)
+    return counts.view(lanes, bins).sum(0)
+
+
+_LANES = 64
 
 
 def _edges(lo: float, hi: float, bins: int) -> list[float]:
