@@ -142,3 +142,19 @@ def test_explore_handlers_on_the_latest_clip(store, speech):
         ui_explore.activations(store, None)
     note, rows = ui_explore.rates_table(store, None, None)
     assert "course" in note and rows[2][2] == "30"  # 149 frames at k=5 → 30 tokens
+
+
+def test_live_tab_handlers_stream_then_finish_with_the_full_run(store):
+    from tiny_audio import ui_live
+
+    pcm = (speechlike(2.0, rate=48_000) * 32767).astype(np.int16)
+    view = None
+    for start in range(0, pcm.size, 24_000):  # 0.5 s chunks, as the browser streams them
+        _, status, _, _, view = ui_live.on_chunk(store, "tiny", (48_000, pcm[start:start + 24_000]), view)
+        assert "heard" in status or "window" in status
+        view.session.step()  # let the model catch up here (its worker thread may also run)
+    text, status, stages, overlay, state = ui_live.on_stop(view)
+    assert state is None and "final run" in status
+    assert text == store.get("tiny").transcribe((pcm, 48_000)).text
+    assert hasattr(stages, "to_json") and hasattr(overlay, "to_json")
+    assert view.session.buffer.seconds == pytest.approx(2.0)

@@ -160,3 +160,15 @@ def test_composition_of_any_encoder_and_decoder(tmp_path, tokenizer):
     assert result.stages[1].shape == (1, -(-49 // 3), 32 * 3)
     with pytest.raises(ValueError, match="both"):
         load_model(encoder=encoder_dir)
+
+
+def test_forcing_the_start_of_the_answer_continues_the_same_greedy_decoding(tokenizer):
+    model, _, _ = build(tokenizer, "whisper", "qwen3", "swiglu")
+    model.stop_ids = set()  # random weights: decode the full length
+    audio = (speechlike(1.5, seed=2), 16_000)
+    full = model.transcribe(audio, max_new_tokens=12, trace=False).token_ids
+    assert len(set(full)) > 3
+    resumed = model.transcribe(audio, max_new_tokens=7, continue_from=full[:5], trace=False)
+    assert resumed.token_ids == full
+    other = model.transcribe(audio, max_new_tokens=7, continue_from=[full[0] + 1] + full[1:5], trace=False)
+    assert other.token_ids[:5] != full[:5]

@@ -7,6 +7,7 @@ and, when tracing, summarises every stage from the tensors that same pass comput
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
@@ -129,6 +130,7 @@ class AudioLLM:
         self.native: NativeEmbeddings = summarize_embeddings(self.decoder.get_input_embeddings().weight, bins)
         # On a GPU, decoding replays a captured CUDA graph over a static KV cache (fast_decode.py);
         # elsewhere the plain loop below is as fast and simpler.
+        self._lock = threading.Lock()
         self.fast_decode = self.device.type == "cuda" if fast_decode is None else fast_decode
         self._static_decoder = None
         # torch.compile of the encoder, the prefill and the decode step: fewer, fused kernels on a
@@ -193,8 +195,18 @@ class AudioLLM:
         *,
         trace: bool = True,
         max_new_tokens: Optional[int] = None,
+        continue_from: Optional[list[int]] = None,
     ) -> TranscriptionResult:
-        """Transcribe a file path, a ``(samples, rate)`` pair or 16 kHz mono samples."""
+        """Transcribe a file path, a ``(samples, rate)`` pair or 16 kHz mono samples.
+
+        ``continue_from``: token ids the answer is forced to start with (fed in the same prefill
+        pass); only ``max_new_tokens`` more are generated. Live transcription uses it to extend
+        the part of the transcript that has settled instead of decoding it all again.
+        """
+        with self._lock:  # one run at a time per model: callers may be threads (the app, live mode)
+            return self._transcribe(audio, trace, max_new_tokens, list(continue_from or []))
+
+    def _transcribe(self, audio, trace: bool, max_new_tokens: Optional[int], forced: list[int]) -> TranscriptionResult:
         timings: dict[str, float] = {}
         clock = _Clock(self.device, timings)
         if isinstance(audio, np.ndarray):
@@ -218,7 +230,7 @@ class AudioLLM:
 
         if max_new_tokens is None:
             max_new_tokens = default_max_new_tokens(duration)
-        token_ids = self.generate(self.splice(audio_embeds), max_new_tokens, clock)
+        token_ids = forced + self.generate(self.splice(audio_embeds, forced), max_new_tokens, clock)
 
         trace_result = None
         if tracer:
@@ -245,10 +257,13 @@ class AudioLLM:
             native=self.native if trace else None,
         )
 
-    def splice(self, audio_embeds: torch.Tensor) -> torch.Tensor:
-        """Prompt embeddings with the projected audio frames in the ``<audio>`` slot."""
+    def splice(self, audio_embeds: torch.Tensor, answer_ids: Optional[list[int]] = None) -> torch.Tensor:
+        """Prompt embeddings with the projected audio frames in the ``<audio>`` slot, followed
+        by the start of the answer when one is forced."""
         embed = self.decoder.get_input_embeddings()
         parts = [embed(self._prefix_ids), audio_embeds.to(self.dtype), embed(self._suffix_ids)]
+        if answer_ids:
+            parts.append(embed(torch.tensor([answer_ids], device=self.device)))
         return torch.cat(parts, dim=1)
 
     def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, clock: Optional["_Clock"] = None) -> list[int]:

@@ -21,6 +21,7 @@ from .encoders import WHISPER_WINDOW_SECONDS
 from .examples import example_clips
 from .model import AudioLLM, TranscriptionResult
 from .ui_explore import Run, build_explore_tab
+from .ui_live import build_live_tab
 
 DEFAULT_MODEL = os.environ.get("TINY_AUDIO_MODEL", "nano")
 
@@ -220,6 +221,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
         with gr.Tab("Nearest tokens"):
             gr.Markdown(TOKENS_HELP)
             tokens = gr.Plot(show_label=False, elem_id="tokens")
+        build_live_tab(store, model_box)
         build_explore_tab(store, last)
         download = gr.File(label="This run's statistics and histograms (JSON)", elem_id="download")
 

@@ -1,0 +1,117 @@
+"""Live transcription: rolling buffer, background re-transcription, final run."""
+
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tiny_audio.encoders import encoder_from_model
+from tiny_audio.model import AudioLLM
+from tiny_audio.projector import AudioProjector
+from tiny_audio.streaming import LiveSession, RollingBuffer, common_prefix
+from tiny_models import speechlike, tiny_qwen3, tiny_tokenizer, tiny_whisper
+
+
+@pytest.fixture(scope="module")
+def model():
+    tokenizer = tiny_tokenizer()
+    decoder = tiny_qwen3(len(tokenizer), seed=4)
+    torch.manual_seed(0)
+    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
+    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny")
+
+
+def int16_chunks(samples: np.ndarray, rate: int, seconds: float = 0.5):
+    """As a browser sends them: int16 chunks at the device's rate."""
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    step = int(seconds * rate)
+    return [pcm[i : i + step] for i in range(0, pcm.size, step)]
+
+
+def test_rolling_buffer_stays_bounded_and_restarts_on_a_new_rate():
+    buffer = RollingBuffer(max_seconds=2.0)
+    for _ in range(10):
+        buffer.append(np.ones(48_000 // 2, dtype=np.int16), 48_000)
+    assert buffer.seconds == pytest.approx(2.0) and buffer.trimmed
+    stereo = np.zeros((1600, 2), dtype=np.float32)
+    buffer.append(stereo, 16_000)
+    assert buffer.rate == 16_000 and buffer.seconds == pytest.approx(0.1)
+
+
+def test_chunked_48k_int16_stream_ends_with_the_single_run_transcript(model):
+    clip = np.resize(speechlike(3.0), 3 * 48_000)  # any 48 kHz signal: tiny random models
+    pcm_chunks = int16_chunks(clip, 48_000)
+    session = LiveSession(model, background=False)
+    for chunk in pcm_chunks:
+        session.feed(chunk, 48_000)
+        session.step()
+    final = session.finish()
+    single = model.transcribe((np.concatenate(pcm_chunks), 48_000))
+    assert final.final and final.result.token_ids == single.token_ids
+    assert final.buffer_seconds == pytest.approx(3.0)
+
+
+def test_silence_costs_no_model_run(model):
+    session = LiveSession(model, background=False)
+    for _ in range(6):
+        assert session.feed(np.zeros(8000, dtype=np.int16), 16_000) is False
+        assert session.step() is None
+    assert session.model_runs == 0
+    assert session.feed((speechlike(0.5) * 32767).astype(np.int16), 16_000) is True
+    assert session.step() is not None and session.model_runs == 1
+
+
+def test_partial_runs_decode_a_bounded_tail_and_commit_what_runs_agree_on(model):
+    session = LiveSession(model, background=False, tail_tokens=4)
+    model.stop_ids, saved = set(), model.stop_ids  # random weights: never stop early
+    try:
+        session.feed(speechlike(2.0), 16_000)
+        updates = [session.step()] + [session.step(force=True) for _ in range(3)]  # same audio each time
+    finally:
+        model.stop_ids = saved
+    tokens = [u.result.token_ids for u in updates]
+    assert [len(t) for t in tokens] == [4, 4, 8, 8]  # never more than tail_tokens new per run
+    assert [u.committed_tokens for u in updates] == [0, 4, 4, 8]
+    assert tokens[1] == tokens[0] and tokens[2][:4] == tokens[0] and tokens[3] == tokens[2]
+
+
+def test_background_worker_always_takes_the_newest_audio(model):
+    session = LiveSession(model)  # with its worker thread
+    try:
+        for chunk in int16_chunks(speechlike(4.0), 16_000, seconds=0.25):
+            session.feed(chunk, 16_000)
+            time.sleep(0.01)  # faster than real time: the model falls behind
+        deadline = time.time() + 30
+        while (session.latest() is None or session.latest().buffer_seconds < 4.0) and time.time() < deadline:
+            time.sleep(0.05)
+        latest = session.latest()
+        assert latest is not None and latest.buffer_seconds == pytest.approx(4.0)
+        assert session.model_runs < 16  # runs for stale buffers were skipped, not queued
+    finally:
+        session.close()
+
+
+def test_common_prefix():
+    assert common_prefix([1, 2, 3, 4], [1, 2, 5]) == [1, 2]
+    assert common_prefix([], [1]) == []
+
+
+@pytest.mark.integration
+def test_nano_live_stream_of_an_example_clip_matches_a_full_run(tmp_path):
+    from tiny_audio import load_model
+    from tiny_audio.audio import resample
+    from tiny_audio.examples import example_clips
+
+    nano = load_model()
+    wav, _ = example_clips()[0]
+    samples, rate = sf.read(wav, dtype="float32")
+    samples48 = resample(samples, rate, 48_000)
+    chunks = int16_chunks(samples48, 48_000)
+    session = LiveSession(nano, background=False)
+    for chunk in chunks:
+        session.feed(chunk, 48_000)
+    session.step()
+    final = session.finish()
+    assert final.text == nano.transcribe((np.concatenate(chunks), 48_000)).text

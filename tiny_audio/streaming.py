@@ -1,0 +1,202 @@
+"""Live transcription: a bounded rolling buffer, re-transcribed in the background as audio arrives.
+
+Used by the app's Live tab (browser microphone) and by ``python -m tiny_audio.live`` (a local
+microphone or a file played at real-time pace). The design:
+
+- ``feed`` only appends the chunk to a rolling buffer (the last ``max_seconds``) and wakes a
+  worker thread; it never waits for the model, so no chunk is lost however slow the model is.
+- The worker transcribes the *newest* buffer each time it is free. Audio that arrived while it
+  was busy is included in the next run; runs for stale buffers are never queued.
+- Chunks that are silence do not wake the worker: they cost no model run.
+- Each run re-decodes only a short tail: the part of the transcript that two consecutive runs
+  agreed on is committed and forced as the start of the answer (one prefill pass), and at most
+  ``tail_tokens`` new tokens are decoded. That bounds a run's cost as the buffer grows.
+- ``finish`` runs the model once more on the whole buffer, with nothing forced: the final
+  transcript is exactly what a single run on the same audio gives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .audio import SILENCE_PEAK, AudioError, to_float, to_mono
+from .model import AudioLLM, TranscriptionResult
+
+DEFAULT_MAX_SECONDS = 20.0
+DEFAULT_TAIL_TOKENS = 12
+
+
+class RollingBuffer:
+    """Mono float32 audio at the source's own rate, keeping only the last ``max_seconds``.
+
+    Resampling happens on the whole buffer when it is used, so chunk boundaries leave no trace.
+    """
+
+    def __init__(self, max_seconds: float = DEFAULT_MAX_SECONDS):
+        self.max_seconds = max_seconds
+        self.rate: Optional[int] = None
+        self._samples = np.zeros(0, dtype=np.float32)
+        self.trimmed = False  # whether audio has been dropped from the start
+
+    def append(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        """Add a chunk (any dtype, mono or multi-channel); returns it as mono float32."""
+        chunk = to_mono(to_float(np.asarray(samples)))
+        if self.rate != rate:  # a new stream, or the source changed its rate: start over
+            self.rate, self._samples, self.trimmed = rate, np.zeros(0, dtype=np.float32), False
+        self._samples = np.concatenate([self._samples, chunk])
+        limit = int(self.max_seconds * rate)
+        if self._samples.size > limit:
+            self._samples = self._samples[-limit:]
+            self.trimmed = True
+        return chunk
+
+    @property
+    def seconds(self) -> float:
+        return self._samples.size / self.rate if self.rate else 0.0
+
+    def audio(self) -> tuple[np.ndarray, int]:
+        return self._samples.copy(), self.rate or 16_000
+
+
+@dataclass
+class LiveUpdate:
+    result: TranscriptionResult
+    text: str  # the transcript so far (committed part + the latest tail)
+    committed_tokens: int  # tokens two consecutive runs agreed on
+    buffer_seconds: float  # audio the run saw
+    heard_seconds: float  # audio received in total
+    latency_s: float  # from the arrival of the newest chunk in this run to its result
+    final: bool = False
+
+
+def common_prefix(a: list[int], b: list[int]) -> list[int]:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+class LiveSession:
+    def __init__(
+        self,
+        model: AudioLLM,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        tail_tokens: int = DEFAULT_TAIL_TOKENS,
+        background: bool = True,
+    ):
+        self.model = model
+        self.tail_tokens = tail_tokens
+        self.buffer = RollingBuffer(max_seconds)
+        self.model_runs = 0
+        self.heard_seconds = 0.0
+        self._committed: list[int] = []
+        self._previous: list[int] = []
+        self._latest: Optional[LiveUpdate] = None
+        self._pending_since: Optional[float] = None  # arrival time of the newest unprocessed speech
+        self._changed = threading.Condition()
+        self._closed = False
+        self._worker = threading.Thread(target=self._work, daemon=True) if background else None
+        if self._worker:
+            self._worker.start()
+
+    # ----- input ------------------------------------------------------------------------------
+
+    def feed(self, samples: np.ndarray, rate: int) -> bool:
+        """Append a chunk; returns whether it held speech (and so will trigger a model run)."""
+        with self._changed:
+            chunk = self.buffer.append(samples, rate)
+            self.heard_seconds += chunk.size / rate
+            if self.buffer.trimmed:
+                # The committed words may describe audio that is no longer in the window.
+                self._committed, self._previous, self.buffer.trimmed = [], [], False
+            speech = chunk.size > 0 and float(np.abs(chunk).max()) >= SILENCE_PEAK
+            if speech:
+                self._pending_since = time.perf_counter()
+                self._changed.notify()
+            return speech
+
+    # ----- output -----------------------------------------------------------------------------
+
+    def latest(self) -> Optional[LiveUpdate]:
+        with self._changed:
+            return self._latest
+
+    def step(self, force: bool = False) -> Optional[LiveUpdate]:
+        """One model run on the newest buffer, if speech arrived since the last one (or if
+        ``force``d: the same audio again extends the committed part)."""
+        with self._changed:
+            if self._pending_since is None and not force:
+                return None
+            arrived = self._pending_since or time.perf_counter()
+            self._pending_since = None
+            samples, rate = self.buffer.audio()
+            forced = list(self._committed)
+        try:
+            result = self.model.transcribe(
+                (samples, rate), max_new_tokens=self.tail_tokens, continue_from=forced
+            )
+        except AudioError:  # too short or silent so far: wait for more audio
+            return None
+        ready = time.perf_counter()
+        with self._changed:
+            self.model_runs += 1
+            hypothesis = result.token_ids
+            # Local agreement: what this run and the previous one both say is settled.
+            self._committed = common_prefix(self._previous, hypothesis) if self._previous else list(forced)
+            self._previous = hypothesis
+            update = LiveUpdate(
+                result=result,
+                text=result.text,
+                committed_tokens=len(self._committed),
+                buffer_seconds=samples.size / rate,
+                heard_seconds=self.heard_seconds,
+                latency_s=ready - arrived,
+            )
+            self._latest = update
+            return update
+
+    def finish(self) -> Optional[LiveUpdate]:
+        """Stop the worker, then one full run on the whole buffer (nothing forced)."""
+        self.close()
+        samples, rate = self.buffer.audio()
+        if samples.size == 0:
+            return self._latest
+        start = time.perf_counter()
+        try:
+            result = self.model.transcribe((samples, rate))
+        except AudioError:
+            return self._latest
+        self.model_runs += 1
+        self._latest = LiveUpdate(
+            result=result,
+            text=result.text,
+            committed_tokens=len(result.token_ids),
+            buffer_seconds=samples.size / rate,
+            heard_seconds=self.heard_seconds,
+            latency_s=time.perf_counter() - start,
+            final=True,
+        )
+        return self._latest
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        if self._worker and self._worker is not threading.current_thread():
+            self._worker.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while self._pending_since is None and not self._closed:
+                    self._changed.wait()
+                if self._closed:
+                    return
+            self.step()

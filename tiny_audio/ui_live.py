@@ -1,0 +1,103 @@
+"""The app's "Live" tab: the browser microphone streamed into a ``LiveSession``.
+
+Each streamed chunk (about every 0.5 s) is appended to the session's rolling buffer and the
+page shows the newest finished update; the model runs in the session's worker thread on the
+newest audio, so a slow model never makes the page fall behind (see streaming.py). Stopping the
+recording runs the model once on everything heard.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import gradio as gr
+
+from . import plots
+from .streaming import LiveSession, LiveUpdate
+
+STREAM_EVERY_S = 0.5
+TIME_LIMIT_S = 120
+BUFFER_SECONDS = 20.0
+
+LIVE_HELP = f"""Press record and speak. About every {STREAM_EVERY_S} s the audio heard so far (the last
+{BUFFER_SECONDS:.0f} s) is transcribed again and the histograms follow; the part of the transcript that two
+runs agreed on is kept, so each update only decodes a few new tokens. Stop the recording for one final
+run on everything. Browsers allow the microphone only on https or localhost."""
+
+
+class LiveView:
+    """One browser session's live state: the engine, and which update the page last showed."""
+
+    def __init__(self, session: LiveSession):
+        self.session = session
+        self.shown: Optional[LiveUpdate] = None
+
+
+def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
+    heard = view.session.heard_seconds
+    if update is None:
+        return f"listening… {heard:.1f} s heard, waiting for speech"
+    kind = "final run on everything" if update.final else f"update {view.session.model_runs}"
+    return (
+        f"{kind} · {update.buffer_seconds:.1f} s in the window ({heard:.1f} s heard) · "
+        f"latency {1000 * update.latency_s:.0f} ms · {update.committed_tokens} tokens settled"
+    )
+
+
+def _figures(update: LiveUpdate):
+    return plots.stage_histograms(update.result), plots.projector_vs_llm(update.result)
+
+
+def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]):
+    """A streamed chunk ``(rate, samples)`` → transcript, status, two figures, the session."""
+    if chunk is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), view
+    if view is None:
+        try:
+            model = store.get((model_spec or "nano").strip())
+        except Exception as error:
+            raise gr.Error(f"Could not load model '{model_spec}': {str(error).splitlines()[0]}") from None
+        view = LiveView(LiveSession(model, max_seconds=BUFFER_SECONDS))
+    rate, samples = chunk
+    view.session.feed(samples, rate)
+    update = view.session.latest()
+    if update is None or update is view.shown:  # nothing new finished: keep the page as it is
+        return gr.skip(), _status(view, update), gr.skip(), gr.skip(), view
+    view.shown = update
+    stages, overlay = _figures(update)
+    return update.text, _status(view, update), stages, overlay, view
+
+
+def on_stop(view: Optional[LiveView]):
+    """The recording ended: one full run on the buffer, then forget the session."""
+    if view is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), None
+    update = view.session.finish()
+    if update is None:
+        return "", "nothing but silence was heard", gr.skip(), gr.skip(), None
+    stages, overlay = _figures(update)
+    return update.text, _status(view, update), stages, overlay, None
+
+
+def build_live_tab(store, model_box) -> None:
+    """Add the Live tab to the Blocks being built; ``model_box`` names the model to use."""
+    with gr.Tab("Live"):
+        gr.Markdown(LIVE_HELP)
+        # A separate component: attaching .stream turns an Audio into a streaming microphone.
+        mic = gr.Audio(sources=["microphone"], type="numpy", label="Live microphone", elem_id="live-mic")
+        status = gr.Markdown(elem_id="live-status")
+        transcript = gr.Textbox(label="Transcript so far", lines=3, interactive=False, elem_id="live-transcript")
+        stages = gr.Plot(show_label=False, elem_id="live-stages")
+        overlay = gr.Plot(show_label=False, elem_id="live-overlay")
+        view = gr.State(None)
+        outputs = [transcript, status, stages, overlay, view]
+        mic.stream(
+            lambda spec, chunk, current: on_chunk(store, spec, chunk, current),
+            [model_box, mic, view],
+            outputs,
+            stream_every=STREAM_EVERY_S,
+            time_limit=TIME_LIMIT_S,
+            concurrency_limit=8,  # cheap: the model runs in each session's worker thread
+            api_visibility="private",
+        )
+        mic.stop_recording(on_stop, view, outputs, api_visibility="private")
