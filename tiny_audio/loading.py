@@ -62,13 +62,8 @@ def load_nano(device: Optional[str] = None, dtype: Optional[torch.dtype] = None)
     whisper = load_nano_whisper()
     decoder, tokenizer = load_nano_smollm2()
     encoder = encoder_from_model(whisper.model, "whisper-tiny.en")
-    if NANO_PROJECTOR.is_file():
-        projector = projector_from_state_dict(_read_safetensors(NANO_PROJECTOR), NANO_K)
-        trained = True
-    else:
-        torch.manual_seed(0)  # the same random projector on every load, so runs are comparable
-        projector = AudioProjector(encoder.dim, decoder.config.hidden_size, k=NANO_K, hidden_dim=NANO_HIDDEN)
-        trained = False
+    weights = NANO_PROJECTOR if NANO_PROJECTOR.is_file() else None
+    projector, trained = _projector(weights, encoder.dim, decoder.config.hidden_size, NANO_K, NANO_HIDDEN)
     return AudioLLM(
         encoder,
         projector,
@@ -122,14 +117,7 @@ def load_composition(
     load_dtype = dtype or pick_dtype(device)
     encoder = load_encoder(encoder_id, dtype=load_dtype)
     decoder, tokenizer = _load_decoder(decoder_id, load_dtype)
-    if projector_weights:
-        state = _strip_prefix(_read_safetensors(Path(projector_weights)))
-        projector = projector_from_state_dict(state, k)
-        trained = True
-    else:
-        torch.manual_seed(0)
-        projector = AudioProjector(encoder.dim, decoder.config.hidden_size, k=k, hidden_dim=hidden)
-        trained = False
+    projector, trained = _projector(projector_weights, encoder.dim, decoder.config.hidden_size, k, hidden)
     return AudioLLM(
         encoder,
         projector,
@@ -140,6 +128,16 @@ def load_composition(
         device=device,
         dtype=dtype,
     )
+
+
+def _projector(weights, encoder_dim: int, llm_dim: int, k: int, hidden: int) -> tuple[torch.nn.Module, bool]:
+    """The projector from a weights file (keys with or without ``projector.``), else a random
+    SwiGLU one — the same on every load (seed 0), so runs stay comparable. Returns it and
+    whether it is trained."""
+    if weights:
+        return projector_from_state_dict(_strip_prefix(_read_safetensors(Path(weights))), k), True
+    torch.manual_seed(0)
+    return AudioProjector(encoder_dim, llm_dim, k=k, hidden_dim=hidden), False
 
 
 def read_projector_state(directory: Path) -> dict[str, torch.Tensor]:
