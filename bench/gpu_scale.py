@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-
 # ----- hardware floor -----------------------------------------------------------------------
 
 
@@ -280,7 +279,7 @@ def run(args) -> dict:
 
     report["trace_sync"] = trace_sync_check(model, speechlike(3.0))
     log(f"trace sync check: {report['trace_sync']}")
-    del model
+    model = None  # free the GPU for the float32 check
     if device.type == "cuda":
         torch.cuda.empty_cache()
     report["graph_vs_plain_float32"] = graph_matches_plain(device, 48)

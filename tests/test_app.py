@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
 
 from tiny_audio import plots
 from tiny_audio.encoders import encoder_from_model
 from tiny_audio.model import AudioLLM
 from tiny_audio.projector import AudioProjector
 from tiny_audio.ui import OUTPUTS, ModelStore, build_demo, render, transcribe
-from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
 
 
 def tiny_loader(spec: str) -> AudioLLM:

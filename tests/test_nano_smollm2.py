@@ -22,7 +22,6 @@ from tiny_audio.weights import smollm2
 from tiny_audio.weights.smollm2 import (
     GGUF_ENV,
     REQUIRED_FILES,
-    SmolLM2Unavailable,
     cached_smollm2_dir,
     load_nano_smollm2,
     load_reference,

@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 from safetensors.torch import save_file
+from tiny_models import save_pair, speechlike, tiny_hubert, tiny_llama, tiny_qwen3, tiny_tokenizer, tiny_whisper
 
 from tiny_audio import AudioError, load_model
 from tiny_audio.encoders import encoder_from_model
 from tiny_audio.model import UNTRAINED_NOTICE, AudioLLM
-from tiny_audio.projector import SWIGLU_STAGES, MLP_STAGES, AudioProjector, MLPAudioProjector
-from tiny_models import save_pair, speechlike, tiny_hubert, tiny_llama, tiny_qwen3, tiny_tokenizer, tiny_whisper
+from tiny_audio.projector import MLP_STAGES, SWIGLU_STAGES, AudioProjector, MLPAudioProjector
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
 
 from tiny_audio import plots
 from tiny_audio.encoders import encoder_from_model
 from tiny_audio.model import AudioLLM
 from tiny_audio.projector import AudioProjector
-from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
 
 PAYLOAD_LIMIT = 60_000  # bytes for one full update: the five figures
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from tiny_models import speechlike, tiny_qwen3, tiny_tokenizer, tiny_whisper
 
 from tiny_audio.encoders import encoder_from_model
 from tiny_audio.model import AudioLLM
 from tiny_audio.projector import AudioProjector
 from tiny_audio.streaming import LiveSession, RollingBuffer, common_prefix
-from tiny_models import speechlike, tiny_qwen3, tiny_tokenizer, tiny_whisper
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import torch
 
 from tiny_audio.random_models import simple_tokenizer
 
+
 def tiny_tokenizer():
     """A byte-level BPE tokenizer trained in-process, with a ChatML chat template."""
     return simple_tokenizer()

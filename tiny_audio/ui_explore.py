@@ -162,8 +162,8 @@ def build_explore_tab(store, last_run: gr.State) -> None:
         act_button.click(lambda run: activations(store, run), last_run, [act_plot, act_table],
                          concurrency_id="model", **private)
 
-        def add_config(run, configs_so_far, e, kk, h, l):
-            values = [int(v or 0) for v in (e, kk, h, l)]
+        def add_config(run, configs_so_far, enc_dim, k_value, hidden_dim, llm_dim):
+            values = [int(v or 0) for v in (enc_dim, k_value, hidden_dim, llm_dim)]
             if min(values) < 1:
                 raise gr.Error("Every dimension and k must be a positive whole number.")
             configs_so_far = configs_so_far + [explore.ProjectorConfig(f"yours #{len(configs_so_far) + 1}", *values)]
