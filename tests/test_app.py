@@ -149,12 +149,13 @@ def test_live_tab_handlers_stream_then_finish_with_the_full_run(store):
 
     pcm = (speechlike(2.0, rate=48_000) * 32767).astype(np.int16)
     view = None
-    for start in range(0, pcm.size, 24_000):  # 0.5 s chunks, as the browser streams them
-        _, status, _, _, view = ui_live.on_chunk(store, "tiny", (48_000, pcm[start:start + 24_000]), view)
-        assert "heard" in status or "window" in status
-        view.session.step()  # let the model catch up here (its worker thread may also run)
-    text, status, stages, overlay, state = ui_live.on_stop(view)
+    assert ui_live.on_tick(view)[1] is not None  # before any audio: nothing to show, no error
+    for start in range(0, pcm.size, 4_800):  # 0.1 s chunks, as Gradio's microphone streams them
+        view = ui_live.on_chunk(store, "tiny", (48_000, pcm[start:start + 4_800]), view)
+    view.session.step()  # let the model catch up here (its worker thread may also run)
+    text, status, stages, overlay = ui_live.on_tick(view)
+    assert "latency" in status and hasattr(stages, "to_json") and hasattr(overlay, "to_json")
+    text, status, stages, overlay, state, timer = ui_live.on_stop(view)
     assert state is None and "final run" in status
     assert text == store.get("tiny").transcribe((pcm, 48_000)).text
-    assert hasattr(stages, "to_json") and hasattr(overlay, "to_json")
     assert view.session.buffer.seconds == pytest.approx(2.0)

@@ -1,15 +1,18 @@
-"""The served app in a real browser: upload a clip, transcribe it, and see every tab draw.
+"""The served app in a real browser: upload a clip, transcribe it, and see every tab draw; then speak
+into the Live tab through a fake microphone.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``, or the path in ``$CHROMIUM``) against the app
-launched in this process with the real nano model. Any console error or uncaught exception on the page
-fails the test. Screenshots go to ``$PROJECTOR_LAB_SCREENSHOT`` (the first tab; the other tabs beside it,
-suffixed with their name) or, by default, to pytest's temporary directory; their paths are printed.
+launched in this process with the real nano model. For the Live tab a second Chromium plays a WAV file as
+its microphone. Any console error or uncaught exception on the page fails a test. Screenshots go to
+``$PROJECTOR_LAB_SCREENSHOT`` (the first tab; the other tabs beside it, suffixed with their name) or, by
+default, to pytest's temporary directory; their paths are printed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,17 @@ CHROMIUM_ARGS = [
 CLIP = EXAMPLES_DIR / "fox_piper.wav"
 TRANSCRIBE_TIMEOUT_MS = 60_000
 RENDER_TIMEOUT_MS = 15_000
+
+# Chromium plays this file, over and over, as the microphone, and grants access to it without asking.
+# Any sample rate will do: the page receives it at the rate of its own audio pipeline.
+LIVE_CLIP = EXAMPLES_DIR / "report_piper.wav"
+FAKE_MICROPHONE_ARGS = [
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    f"--use-file-for-fake-audio-capture={LIVE_CLIP}",
+]
+# A model run on what was heard so far, or the final run on all of it (the first run also warms the model).
+LIVE_RUN_TIMEOUT_MS = 30_000
+LIVE_UPDATE = re.compile(r"update \d+ · .* latency \d+ ms")
 
 # Each tab after the first, with what it must show: plots (by elem_id) and text in other components.
 TABS = {
@@ -67,17 +81,32 @@ def app_url():
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (.ci/run does) or set $CHROMIUM")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def microphone_browser(playwright):
+    """A Chromium whose microphone plays ``LIVE_CLIP``."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_MICROPHONE_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 @pytest.fixture
@@ -107,16 +136,22 @@ def assert_plot_drawn(page, elem_id: str) -> None:
     assert comes_true(page, PLOT_DRAWN, elem_id), f"the plot #{elem_id} did not draw within {RENDER_TIMEOUT_MS} ms"
 
 
-@pytest.mark.integration
-def test_transcribe_in_the_browser_draws_every_tab(app_url, browser, screenshot_path):
-    from playwright.sync_api import expect
-
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def watch_for_problems(page) -> list[str]:
+    """The page's console errors and uncaught exceptions, as they come."""
     problems: list[str] = []
     # Gradio logs warnings of its own; only errors count.
     page.on("console", lambda message: message.type == "error" and problems.append(
         f"console error: {message.text} (at {message.location.get('url')})"))
     page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+    return problems
+
+
+@pytest.mark.integration
+def test_transcribe_in_the_browser_draws_every_tab(app_url, browser, screenshot_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = watch_for_problems(page)
     try:
         page.goto(app_url)
         expect(page).to_have_title("Projector Lab")
@@ -170,5 +205,57 @@ def test_transcribe_in_the_browser_draws_every_tab(app_url, browser, screenshot_
     finally:
         page.close()
         if problems:  # shown with the failure, whichever step failed first
+            print("\n".join(problems))
+    assert problems == [], "the page reported errors:\n" + "\n".join(problems)
+
+
+@pytest.mark.integration
+def seconds_heard(status: str) -> float:
+    """The live status says how much audio the server has received: '… 5.3 s heard …'."""
+    return float(re.search(r"([\d.]+) s heard", status).group(1))
+
+
+def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screenshot_path):
+    from playwright.sync_api import expect
+
+    context = microphone_browser.new_context(permissions=["microphone"], viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    try:
+        page.goto(app_url)
+        expect(page).to_have_title("Projector Lab")
+        page.get_by_role("tab", name="Live", exact=True).click()
+        mic = page.locator("#live-mic")
+        status = page.locator("#live-status")
+
+        mic.get_by_role("button", name="Record", exact=True).click()
+        # Streamed chunks reach the server, and the speech in them sets off a model run.
+        expect(status).to_contain_text("heard", timeout=RENDER_TIMEOUT_MS)
+        heard_at_start, started = seconds_heard(status.inner_text()), time.monotonic()
+        expect(status).to_contain_text(LIVE_UPDATE, timeout=LIVE_RUN_TIMEOUT_MS)
+        assert_plot_drawn(page, "live-stages")
+        assert_plot_drawn(page, "live-overlay")
+        print(f"live status: {status.inner_text()!r}")
+
+        streamed = time.monotonic() - started
+        mic.get_by_role("button", name="Stop", exact=True).click()
+        expect(status).to_contain_text("final run on everything", timeout=LIVE_RUN_TIMEOUT_MS)
+        # The server received most of the audio although the model was busy meanwhile (Gradio
+        # drops chunks that arrive while a stream handler is still working).
+        heard = seconds_heard(status.inner_text()) - heard_at_start
+        print(f"{heard:.1f} s of audio heard in {streamed:.1f} s of streaming")
+        assert heard >= 0.8 * streamed, f"only {heard:.1f} s heard in {streamed:.1f} s of streaming"
+        transcript = page.locator("#live-transcript textarea")
+        expect(transcript).to_have_value(re.compile(r"\S"))
+        assert_plot_drawn(page, "live-stages")
+        print(f"final status: {status.inner_text()!r}")
+        print(f"live transcript: {transcript.input_value()!r}")
+
+        path = tab_screenshot_path(screenshot_path, "Live")
+        page.screenshot(path=path, full_page=True)
+        print(f"screenshot: {path}")
+    finally:
+        context.close()
+        if problems:
             print("\n".join(problems))
     assert problems == [], "the page reported errors:\n" + "\n".join(problems)

@@ -29,6 +29,8 @@ from .model import AudioLLM, TranscriptionResult
 
 DEFAULT_MAX_SECONDS = 20.0
 DEFAULT_TAIL_TOKENS = 12
+DEFAULT_MIN_SECONDS = 1.0  # a first run on a fraction of a word only hallucinates
+IDLE_TIMEOUT_S = 120.0  # a session nobody feeds (a closed browser tab) stops its worker
 
 
 class RollingBuffer:
@@ -90,9 +92,11 @@ class LiveSession:
         max_seconds: float = DEFAULT_MAX_SECONDS,
         tail_tokens: int = DEFAULT_TAIL_TOKENS,
         background: bool = True,
+        min_seconds: float = DEFAULT_MIN_SECONDS,
     ):
         self.model = model
         self.tail_tokens = tail_tokens
+        self.min_seconds = min_seconds
         self.buffer = RollingBuffer(max_seconds)
         self.model_runs = 0
         self.heard_seconds = 0.0
@@ -100,6 +104,7 @@ class LiveSession:
         self._previous: list[int] = []
         self._latest: Optional[LiveUpdate] = None
         self._pending_since: Optional[float] = None  # arrival time of the newest unprocessed speech
+        self._last_feed = time.perf_counter()
         self._changed = threading.Condition()
         self._closed = False
         self._worker = threading.Thread(target=self._work, daemon=True) if background else None
@@ -111,6 +116,7 @@ class LiveSession:
     def feed(self, samples: np.ndarray, rate: int) -> bool:
         """Append a chunk; returns whether it held speech (and so will trigger a model run)."""
         with self._changed:
+            self._last_feed = time.perf_counter()
             chunk = self.buffer.append(samples, rate)
             self.heard_seconds += chunk.size / rate
             if self.buffer.trimmed:
@@ -132,7 +138,7 @@ class LiveSession:
         """One model run on the newest buffer, if speech arrived since the last one (or if
         ``force``d: the same audio again extends the committed part)."""
         with self._changed:
-            if self._pending_since is None and not force:
+            if (self._pending_since is None and not force) or self.buffer.seconds < self.min_seconds:
                 return None
             arrived = self._pending_since or time.perf_counter()
             self._pending_since = None
@@ -195,8 +201,10 @@ class LiveSession:
     def _work(self) -> None:
         while True:
             with self._changed:
-                while self._pending_since is None and not self._closed:
-                    self._changed.wait()
+                while not self._closed and (self._pending_since is None or self.buffer.seconds < self.min_seconds):
+                    self._changed.wait(timeout=IDLE_TIMEOUT_S / 4)
+                    if time.perf_counter() - self._last_feed > IDLE_TIMEOUT_S:
+                        self._closed = True
                 if self._closed:
                     return
             self.step()

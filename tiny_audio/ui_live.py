@@ -1,9 +1,10 @@
 """The app's "Live" tab: the browser microphone streamed into a ``LiveSession``.
 
-Each streamed chunk (about every 0.5 s) is appended to the session's rolling buffer and the
-page shows the newest finished update; the model runs in the session's worker thread on the
-newest audio, so a slow model never makes the page fall behind (see streaming.py). Stopping the
-recording runs the model once on everything heard.
+The browser sends a chunk about every 0.1 s; the stream handler only appends it to the
+session's rolling buffer and returns at once. Gradio keeps only the newest chunk while a handler
+is busy, so any work in it would drop audio. The model runs in the session's worker thread on
+the newest audio (see streaming.py), and a timer redraws the page once a second from the newest
+finished update. Stopping the recording runs the model once on everything heard.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import gradio as gr
 from . import plots
 from .streaming import LiveSession, LiveUpdate
 
-STREAM_EVERY_S = 0.5
+STREAM_EVERY_S = 0.1  # what Gradio 6's microphone sends anyway
+REFRESH_S = 1.0
 TIME_LIMIT_S = 120
 BUFFER_SECONDS = 20.0
 
-LIVE_HELP = f"""Press record and speak. About every {STREAM_EVERY_S} s the audio heard so far (the last
-{BUFFER_SECONDS:.0f} s) is transcribed again and the histograms follow; the part of the transcript that two
+LIVE_HELP = f"""Press record and speak. Whenever the model is free it transcribes the audio heard so far
+(the last {BUFFER_SECONDS:.0f} s) again, and the page follows once a second; the part of the transcript that two
 runs agreed on is kept, so each update only decodes a few new tokens. Stop the recording for one final
 run on everything. Browsers allow the microphone only on https or localhost."""
 
@@ -48,10 +50,10 @@ def _figures(update: LiveUpdate):
     return plots.stage_histograms(update.result), plots.projector_vs_llm(update.result)
 
 
-def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]):
-    """A streamed chunk ``(rate, samples)`` → transcript, status, two figures, the session."""
+def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]) -> Optional[LiveView]:
+    """A streamed chunk ``(rate, samples)``: append it and return at once."""
     if chunk is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), view
+        return view
     if view is None:
         try:
             model = store.get((model_spec or "nano").strip())
@@ -60,23 +62,37 @@ def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]):
         view = LiveView(LiveSession(model, max_seconds=BUFFER_SECONDS))
     rate, samples = chunk
     view.session.feed(samples, rate)
+    return view
+
+
+def on_tick(view: Optional[LiveView]):
+    """The timer: show the newest finished update, if there is one the page has not shown."""
+    if view is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     update = view.session.latest()
-    if update is None or update is view.shown:  # nothing new finished: keep the page as it is
-        return gr.skip(), _status(view, update), gr.skip(), gr.skip(), view
+    if update is None or update is view.shown:
+        return gr.skip(), _status(view, update), gr.skip(), gr.skip()
     view.shown = update
     stages, overlay = _figures(update)
-    return update.text, _status(view, update), stages, overlay, view
+    return update.text, _status(view, update), stages, overlay
 
 
 def on_stop(view: Optional[LiveView]):
     """The recording ended: one full run on the buffer, then forget the session."""
+    stopped = gr.Timer(active=False)
     if view is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), None
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), None, stopped
     update = view.session.finish()
     if update is None:
-        return "", "nothing but silence was heard", gr.skip(), gr.skip(), None
+        return "", "nothing but silence was heard", gr.skip(), gr.skip(), None, stopped
     stages, overlay = _figures(update)
-    return update.text, _status(view, update), stages, overlay, None
+    return update.text, _status(view, update), stages, overlay, None, stopped
+
+
+def _close(view: Optional[LiveView]) -> None:
+    """A browser session ended (tab closed while recording): stop its worker."""
+    if view is not None:
+        view.session.close()
 
 
 def build_live_tab(store, model_box) -> None:
@@ -89,15 +105,18 @@ def build_live_tab(store, model_box) -> None:
         transcript = gr.Textbox(label="Transcript so far", lines=3, interactive=False, elem_id="live-transcript")
         stages = gr.Plot(show_label=False, elem_id="live-stages")
         overlay = gr.Plot(show_label=False, elem_id="live-overlay")
-        view = gr.State(None)
-        outputs = [transcript, status, stages, overlay, view]
+        view = gr.State(None, delete_callback=_close)
+        timer = gr.Timer(REFRESH_S, active=False)
+        shown = [transcript, status, stages, overlay]
+        mic.start_recording(lambda: gr.Timer(active=True), None, timer, api_visibility="private")
         mic.stream(
             lambda spec, chunk, current: on_chunk(store, spec, chunk, current),
             [model_box, mic, view],
-            outputs,
+            view,
             stream_every=STREAM_EVERY_S,
             time_limit=TIME_LIMIT_S,
             concurrency_limit=8,  # cheap: the model runs in each session's worker thread
             api_visibility="private",
         )
-        mic.stop_recording(on_stop, view, outputs, api_visibility="private")
+        timer.tick(on_tick, view, shown, api_visibility="private")
+        mic.stop_recording(on_stop, view, shown + [view, timer], api_visibility="private")
