@@ -22,7 +22,6 @@ import os
 import queue
 import shutil
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -42,7 +41,7 @@ REDRAW_EVERY_S = 0.25  # the buffer clock ticks even when no update arrives
 EXIT_DEVICE = 2  # no PortAudio, no sounddevice, no such input device
 EXIT_ERROR = 1  # unreadable file, model that fails to load
 
-END = None  # queued by a source when its input ends
+END = object()  # queued by a source when its input ends
 
 PORTAUDIO_MISSING = (
     "the PortAudio library is missing (sounddevice needs it for the microphone): install it "
@@ -74,11 +73,13 @@ def input_devices(devices: list[dict]) -> list[dict]:
 
 
 def describe_devices(devices: list[dict]) -> str:
-    """``0 'USB mic', 4 'pulse'``: how errors list the input devices."""
+    """``input devices: 0 'USB mic', 4 'pulse'``: how errors list what there is."""
     inputs = input_devices(devices)
-    if not inputs:
-        return "PortAudio sees no input device" + (f" (only {len(devices)} output device(s))" if devices else "")
-    return "input devices: " + ", ".join(f"{d['index']} {d['name']!r}" for d in inputs)
+    if inputs:
+        return "input devices: " + ", ".join(f"{d['index']} {d['name']!r}" for d in inputs)
+    if devices:
+        return f"no audio input device found (PortAudio sees only {len(devices)} output device(s))"
+    return "no audio input device found (PortAudio sees no audio device at all)"
 
 
 def choose_input_device(devices: list[dict], requested: Optional[str] = None, default: Optional[int] = None) -> int:
@@ -91,7 +92,7 @@ def choose_input_device(devices: list[dict], requested: Optional[str] = None, de
     """
     inputs = input_devices(devices)
     if not inputs:
-        raise DeviceError(f"no audio input device found: {describe_devices(devices)}")
+        raise DeviceError(describe_devices(devices))
     if requested is None or requested == "":
         if default is not None and any(d["index"] == default for d in inputs):
             return default
@@ -245,9 +246,10 @@ def status_line(session: LiveSession, update: Optional[LiveUpdate]) -> str:
     buffer = f"buffer {session.buffer.seconds:.1f}/{session.buffer.max_seconds:.0f} s"
     if update is None:
         return f"listening · {buffer} · heard {session.heard_seconds:.1f} s · waiting for speech"
-    kind = "final run" if update.final else f"update {session.model_runs}"
+    if update.final:
+        return f"final run on the whole buffer ({update.buffer_seconds:.1f} s) took {update.latency_s:.2f} s"
     return (
-        f"{kind} · {buffer} · heard {session.heard_seconds:.1f} s · "
+        f"update {session.model_runs} · {buffer} · heard {session.heard_seconds:.1f} s · "
         f"latency {update.latency_s:.2f} s on {update.buffer_seconds:.1f} s"
     )
 
@@ -255,8 +257,8 @@ def status_line(session: LiveSession, update: Optional[LiveUpdate]) -> str:
 class Screen:
     """Redraws a block of lines in place with ANSI escapes (cursor up, clear to the end)."""
 
-    def __init__(self, out=sys.stdout):
-        self.out = out
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
         self.drawn = 0
 
     def draw(self, lines: list[str]) -> None:
@@ -326,13 +328,15 @@ def write_html(update: LiveUpdate, path: Path, heard_seconds: Optional[float] = 
     """Replace the page atomically: a browser reloading it never reads half a file."""
     path = Path(path)
     page = render_html(update, heard_seconds)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Beside the target (os.replace must not cross file systems); created with the umask's
+    # permissions, unlike mkstemp's private 0600, so a web server can read the page too.
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(temp, "w", encoding="utf-8") as f:
             f.write(page)
         os.replace(temp, path)
     except BaseException:
-        os.unlink(temp)
+        temp.unlink(missing_ok=True)
         raise
 
 
@@ -355,10 +359,10 @@ def run(
             try:
                 block = blocks.get(timeout=REDRAW_EVERY_S)
             except queue.Empty:
-                block = False  # nothing arrived: still show updates that finished meanwhile
+                block = None  # nothing arrived: still show updates that finished meanwhile
             if block is END:
                 break
-            if block is not False:
+            if block is not None:
                 session.feed(block, SAMPLE_RATE)
             update = session.latest()
             if update is not shown:
@@ -382,6 +386,14 @@ def run(
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while the model loads, or a second Ctrl-C during the final run
+        print(file=sys.stderr)
+        return 130
+
+
+def _main(argv: Optional[list[str]]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tiny_audio.live",
         description="Live transcription from a local microphone (or a file at real-time pace), "
@@ -398,7 +410,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument("--html", type=Path, help="keep an HTML page with the latest plots here (reloads itself)")
     parser.add_argument(
-        "--quiet", action="store_true", help="print only the final transcript (the default when stdout is not a terminal)"
+        "--quiet", action="store_true",
+        help="print only the final transcript (the default when stdout is not a terminal)",
     )
     args = parser.parse_args(argv)
     if args.speed <= 0:
@@ -439,34 +452,35 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: --max-seconds is at most {model.max_seconds:.0f} for this model", file=sys.stderr)
         return EXIT_ERROR
 
+    session = LiveSession(model, max_seconds=args.max_seconds)
     blocks: queue.Queue = queue.Queue()
     try:
         source = FileSource(samples, blocks, args.speed) if sd is None else MicrophoneSource(sd, device, blocks)
         source.start()
     except DeviceError as error:
+        session.close()
         print(f"error: {error}", file=sys.stderr)
         return EXIT_DEVICE
     what = f"playing {args.input_file} at {args.speed:g}×" if sd is None else f"listening on device {device}"
     print(f"{what} · Ctrl-C to stop", file=sys.stderr)
-
-    session = LiveSession(model, max_seconds=args.max_seconds)
     screen = Screen()
+    last_page = -HTML_REFRESH_S
 
     def show(update: Optional[LiveUpdate]) -> None:
+        nonlocal last_page
         if not quiet:
             screen.draw(screen_lines(session, update, shutil.get_terminal_size().columns))
-        if args.html and update is not None:
+        # A page costs ~0.15 s to render; the browser reloads it every HTML_REFRESH_S anyway.
+        due = update is not None and (update.final or time.perf_counter() - last_page >= HTML_REFRESH_S / 2)
+        if args.html and due:
             write_html(update, args.html, session.heard_seconds)
+            last_page = time.perf_counter()
 
     def tick() -> None:
         if not quiet:
             screen.draw(screen_lines(session, session.latest(), shutil.get_terminal_size().columns))
 
-    try:
-        final = run(session, blocks, source, on_update=show, on_tick=tick)
-    except KeyboardInterrupt:  # a second Ctrl-C, during the final run
-        session.close()
-        return 130
+    final = run(session, blocks, source, on_update=show, on_tick=tick)
     if final is None:
         print("nothing but silence was heard", file=sys.stderr)
         return 0

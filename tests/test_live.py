@@ -1,0 +1,279 @@
+"""``python -m tiny_audio.live``: device choice, the no-PortAudio path, the file source, the HTML page."""
+
+import ctypes.util
+import os
+import queue
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tiny_audio import live
+from tiny_audio.encoders import encoder_from_model
+from tiny_audio.model import AudioLLM
+from tiny_audio.projector import AudioProjector
+from tiny_audio.streaming import LiveSession
+from tiny_models import speechlike, tiny_qwen3, tiny_tokenizer, tiny_whisper
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def device(index, name, inputs, outputs, rate=44100.0, hostapi=0):
+    """One entry as ``sounddevice.query_devices()`` gives it."""
+    return {
+        "name": name,
+        "index": index,
+        "hostapi": hostapi,
+        "max_input_channels": inputs,
+        "max_output_channels": outputs,
+        "default_low_input_latency": 0.005804988662131519 if inputs else -1.0,
+        "default_low_output_latency": 0.005804988662131519 if outputs else -1.0,
+        "default_high_input_latency": 0.034829931972789115 if inputs else -1.0,
+        "default_high_output_latency": 0.034829931972789115 if outputs else -1.0,
+        "default_samplerate": rate,
+    }
+
+
+# A laptop under ALSA with a USB microphone plugged in.
+LAPTOP = [
+    device(0, "HDA Intel PCH: ALC3246 Analog (hw:0,0)", 2, 2),
+    device(1, "HDA Intel PCH: HDMI 0 (hw:0,3)", 0, 8),
+    device(2, "USB PnP Sound Device: Audio (hw:1,0)", 1, 0, rate=48000.0),
+    device(3, "pulse", 32, 32),
+    device(4, "default", 32, 32),
+]
+# A server: HDMI outputs only.
+HEADLESS = [device(0, "HDA NVidia: HDMI 0 (hw:0,3)", 0, 8), device(1, "HDA NVidia: HDMI 1 (hw:0,7)", 0, 8)]
+
+
+@pytest.fixture(scope="module")
+def model():
+    tokenizer = tiny_tokenizer()
+    decoder = tiny_qwen3(len(tokenizer), seed=4)
+    torch.manual_seed(0)
+    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
+    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def update(model):
+    session = LiveSession(model, background=False)
+    session.feed(speechlike(2.0), 16_000)
+    return session.step()
+
+
+# ----- choosing the input device -------------------------------------------------------------
+
+
+def test_no_input_device_says_there_is_none():
+    for devices, seen in ((HEADLESS, "only 2 output device(s)"), ([], "no audio device at all")):
+        for requested in (None, "0", "HDMI"):
+            with pytest.raises(live.DeviceError) as error:
+                live.choose_input_device(devices, requested)
+            assert str(error.value) == f"no audio input device found (PortAudio sees {seen})"
+
+
+def test_a_device_is_found_by_part_of_its_name_or_its_index():
+    assert live.choose_input_device(LAPTOP, "usb pnp") == 2
+    assert live.choose_input_device(LAPTOP, "PULSE") == 3
+    assert live.choose_input_device(LAPTOP, "default") == 4  # exact name wins over longer matches
+    assert live.choose_input_device(LAPTOP, "0") == 0
+    assert live.choose_input_device(LAPTOP, None, default=2) == 2
+    assert live.choose_input_device(LAPTOP, None, default=None) == 0
+    assert live.choose_input_device(LAPTOP, None, default=1) == 0  # an output-only default is no input
+
+
+def test_an_unknown_device_lists_the_input_devices():
+    with pytest.raises(live.DeviceError) as error:
+        live.choose_input_device(LAPTOP, "Blue Yeti")
+    message = str(error.value)
+    assert "'Blue Yeti'" in message
+    for index, name in ((0, "ALC3246 Analog"), (2, "USB PnP"), (3, "pulse"), (4, "default")):
+        assert f"{index} '" in message and name in message
+    assert "HDMI" not in message  # an output can not be recorded from
+    with pytest.raises(live.DeviceError, match="no input device with index 1; input devices: 0 "):
+        live.choose_input_device(LAPTOP, "1")
+    with pytest.raises(live.DeviceError, match="ambiguous: it matches 0 .*, 2 "):
+        live.choose_input_device(LAPTOP, "hw:")
+    assert live.choose_input_device(LAPTOP, "HDA Intel") == 0  # the HDMI namesake has no input
+
+
+def test_a_missing_device_ends_the_command_with_status_2_before_loading_a_model(monkeypatch, capsys):
+    class FakeSoundDevice:  # PortAudio present, as sounddevice reports it
+        class PortAudioError(Exception):
+            pass
+
+        class default:
+            device = [-1, -1]
+
+        @staticmethod
+        def query_devices():
+            return HEADLESS
+
+    monkeypatch.setattr(live, "import_sounddevice", lambda: FakeSoundDevice)
+    monkeypatch.setattr("tiny_audio.loading.load_model", lambda *a, **k: pytest.fail("loaded a model"))
+    assert live.main([]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: no audio input device found (PortAudio sees only 2 output device(s))"
+    )
+    FakeSoundDevice.query_devices = staticmethod(lambda: LAPTOP)
+    assert live.main(["--device", "yeti"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no input device matches 'yeti'; input devices: 0 'HDA Intel PCH" in err
+
+
+# ----- sounddevice and PortAudio -------------------------------------------------------------
+
+
+def test_without_sounddevice_the_fix_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # makes `import sounddevice` raise ImportError
+    with pytest.raises(live.DeviceError, match="pip install sounddevice"):
+        live.import_sounddevice()
+
+
+def test_without_portaudio_the_command_names_libportaudio2_and_exits_2():
+    # This is the situation of CI and of this project's machines: the sounddevice wheel is
+    # installed but the system has no PortAudio library, so `import sounddevice` raises OSError.
+    assert ctypes.util.find_library("portaudio") is None, (
+        "this test checks the no-PortAudio path for real and needs a system without libportaudio2 "
+        "(remove it, or run the suite where it is absent, as CI does)"
+    )
+    check = subprocess.run([sys.executable, "-c", "import sounddevice"], capture_output=True, text=True)
+    assert "OSError: PortAudio library not found" in check.stderr, check.stderr
+
+    done = subprocess.run([sys.executable, "-m", "tiny_audio.live"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "sudo apt-get install libportaudio2" in lines[0], done.stderr
+
+
+def test_the_web_app_never_imports_sounddevice():
+    code = (
+        "import sys, tiny_audio.live, tiny_audio.ui as ui; ui.build_demo(ui.ModelStore()); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sounddevice', '_sounddevice')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+# ----- the file source and the loop ----------------------------------------------------------
+
+
+def test_a_file_plays_in_blocks_at_its_pace_and_ends():
+    samples = np.arange(16_000, dtype=np.float32) / 16_000  # 1 s
+    blocks = queue.Queue()
+    start = time.perf_counter()
+    source = live.FileSource(samples, blocks, speed=4.0)
+    source.start()
+    received = []
+    while (block := blocks.get(timeout=5)) is not live.END:
+        received.append(block)
+    elapsed = time.perf_counter() - start
+    assert [b.size for b in received] == [1600] * 10
+    np.testing.assert_array_equal(np.concatenate(received), samples)
+    assert 0.24 <= elapsed < 1.0  # 1 s of audio at 4×, not as fast as it can
+
+
+def test_ctrl_c_ends_with_a_full_run_on_everything_heard(model):
+    samples = speechlike(3.0)
+    blocks = queue.Queue()
+    session = LiveSession(model)
+    source = live.FileSource(samples, blocks, speed=2.0)
+    source.start()
+    seen = []
+
+    def on_update(update):
+        seen.append(update)
+        raise KeyboardInterrupt  # the person presses Ctrl-C as the first update shows
+
+    final = live.run(session, blocks, source, on_update=on_update)
+    heard = session.buffer.audio()
+    assert len(seen) == 1 and final.final
+    assert 0 < final.buffer_seconds < 3.0 and final.buffer_seconds == pytest.approx(heard[0].size / 16_000)
+    assert final.result.token_ids == model.transcribe(heard).token_ids
+
+
+def test_the_loop_feeds_the_whole_file_and_its_final_run_matches_a_single_run(model):
+    samples = speechlike(2.0)
+    blocks = queue.Queue()
+    session = LiveSession(model)
+    updates = []
+    source = live.FileSource(samples, blocks, speed=4.0)
+    source.start()
+    final = live.run(session, blocks, source, on_update=updates.append)
+    assert final.final and final.buffer_seconds == pytest.approx(2.0)
+    assert final.result.token_ids == model.transcribe(samples).token_ids
+    assert all(u is not None and not u.final for u in updates)
+
+
+# ----- terminal lines and the HTML page ------------------------------------------------------
+
+
+def test_stage_line_abbreviates_and_keeps_the_ends_when_narrow(update):
+    full = live.stage_line(update)
+    assert full.startswith("rms/std  enc ") and " · stack " in full and " · post " in full and " · gen " in full
+    rms = update.result.stages[0].rms
+    assert f"enc {rms:.3g}/" in full
+    narrow = live.stage_line(update, width=60)
+    assert len(narrow) <= 60 and narrow.startswith("rms/std  enc ") and " · post " in narrow
+    assert " · stack " not in narrow
+
+
+def test_html_page_is_replaced_atomically_with_both_figures(update, tmp_path, monkeypatch):
+    page = tmp_path / "live.html"
+    page.write_text("the previous page")
+    renames = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renames.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(live.os, "replace", replace)
+    live.write_html(update, page, heard_seconds=2.0)
+
+    [(src, dst)] = renames
+    assert dst == page and src.parent == page.parent and src != page
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.html"]  # no temp file left behind
+    text = page.read_text()
+    assert '<meta http-equiv="refresh" content="2">' in text
+    assert text.count("Plotly.newPlot(") == 2
+    assert "plotly.js v" in text.lower() or len(text) > 1_000_000  # the library itself, inline: works offline
+    assert "Values at each stage of the pipeline" in text and "Does the projector speak the LLM" in text
+    assert "2.0 s heard" in text
+
+
+def test_a_failed_html_write_keeps_the_previous_page(update, tmp_path, monkeypatch):
+    page = tmp_path / "live.html"
+    page.write_text("the previous page")
+    # A page that can not be encoded fails half-way through writing the temp file.
+    monkeypatch.setattr(live, "render_html", lambda *a, **k: "<html>" + "\ud800")
+    with pytest.raises(UnicodeEncodeError):
+        live.write_html(update, page)
+    assert page.read_text() == "the previous page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.html"]
+
+
+# ----- the whole command on the nano model ---------------------------------------------------
+
+
+@pytest.mark.integration
+def test_live_command_on_a_clip_prints_the_full_run_transcript():
+    from tiny_audio import load_model
+    from tiny_audio.examples import example_clips
+
+    wav, _ = example_clips()[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "tiny_audio.live", "--input-file", wav, "--speed", "8"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    expected = load_model().transcribe(wav).text
+    assert expected and done.stdout == expected + "\n"  # stdout is a pipe: only the final transcript
