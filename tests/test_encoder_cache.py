@@ -4,10 +4,10 @@ import json
 
 import soundfile as sf
 import torch
+from tiny_models import speechlike, tiny_whisper
 
 from tiny_audio.encoder_cache import build_cache, encode_clip, load_cache, main, shard_path
 from tiny_audio.encoders import encoder_from_model
-from tiny_models import speechlike, tiny_whisper
 
 
 def tiny_dataset(folder, lengths=(1.0, 1.3, 0.7, 2.0, 1.1)):
