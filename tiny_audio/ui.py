@@ -205,6 +205,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
                 shared = gr.Checkbox(label="shared x range for all stages", value=False)
             stages = gr.Plot(show_label=False, elem_id="stages")
             stats = gr.Dataframe(label="Statistics per stage", interactive=False, wrap=True, elem_id="stats")
+            download = gr.File(label="This run's statistics and histograms (JSON)", elem_id="download", height=80)
         with gr.Tab("Projector vs LLM"):
             gr.Markdown(OVERLAY_HELP)
             overlay = gr.Plot(show_label=False, elem_id="overlay")
@@ -223,7 +224,6 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
             tokens = gr.Plot(show_label=False, elem_id="tokens")
         build_live_tab(store, model_box)
         build_explore_tab(store, last)
-        download = gr.File(label="This run's statistics and histograms (JSON)", elem_id="download")
 
         components = dict(transcript=transcript, notice=notice, info=info, stats=stats, stages=stages,
                           overlay=overlay, gap=gap, norms=norms, trace=trace, dims=dims, tokens=tokens,

@@ -40,7 +40,8 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
     if update is None:
         return f"listening… {heard:.1f} s heard, waiting for speech"
     kind = "final run on everything" if update.final else f"update {view.session.model_runs}"
-    return (
+    notice = "" if update.result.projector_trained else f"⚠️ {update.result.notice}\n\n"
+    return notice + (
         f"{kind} · {update.buffer_seconds:.1f} s in the window ({heard:.1f} s heard) · "
         f"latency {1000 * update.latency_s:.0f} ms · {update.committed_tokens} tokens settled"
     )
