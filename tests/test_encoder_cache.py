@@ -44,6 +44,11 @@ def test_cache_holds_the_pipelines_frames_and_resumes(tmp_path):
     assert shard_path(out, 0).stat().st_mtime_ns == kept
     assert torch.equal(load_cache(out)["c2"], frames["c2"])
 
+    # Another shard size puts other clips in each shard: those shards are rebuilt, not trusted.
+    build_cache(records, tmp_path / "data", out, encoder, shard_size=3, progress=False)
+    regrouped = load_cache(out)
+    assert sorted(regrouped) == sorted(frames) and torch.equal(regrouped["c4"], frames["c4"])
+
 
 def test_cli_without_a_manifest_is_one_clear_line(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2

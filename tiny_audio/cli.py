@@ -13,6 +13,13 @@ TRACE_HELP = "transcribe a clip and print the shape and statistics of every pipe
 EXPLORE_HELP = "the course's experiments, computed from real modules"
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tiny_audio", description="Projector Lab pipeline tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -24,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("--decoder", help="causal LM id or directory")
     trace.add_argument("--projector-weights", help="safetensors file with projector weights for --encoder/--decoder")
     trace.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    trace.add_argument("--max-new-tokens", type=int, default=None)
+    trace.add_argument("--max-new-tokens", type=_positive_int, default=None)
     trace.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
     add_explore_parser(commands)

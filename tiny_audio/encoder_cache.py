@@ -61,7 +61,7 @@ def build_cache(
     for index, shard in enumerate(shards):
         path = shard_path(out, index)
         paths.append(path)
-        if path.is_file():
+        if path.is_file() and _holds(path, [record["id"] for record in shard]):
             continue
         tensors = {record["id"]: encode_clip(encoder, dataset_dir / record["path"]) for record in shard}
         with atomic_path(path) as partial:
@@ -76,6 +76,15 @@ def build_cache(
         partial.write_text(json.dumps({"shards": [p.name for p in paths], "clips": len(records),
                                        "encoder": encoder.name}, indent=1))
     return paths
+
+
+def _holds(path: Path, ids: list[str]) -> bool:
+    """Whether a finished shard holds exactly these clips (the manifest or --shard-size may have
+    changed since it was written)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as shard:
+        return sorted(shard.keys()) == sorted(ids)
 
 
 def load_cache(out: Path) -> dict[str, torch.Tensor]:

@@ -86,6 +86,8 @@ class StaticGreedyDecoder:
     @torch.inference_mode()
     def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, stop_ids: set[int], clock=None) -> list[int]:
         prompt_len = inputs_embeds.shape[1]
+        if max_new_tokens < 1:
+            return []
         if prompt_len + max_new_tokens > self.max_cache_len:
             max_new_tokens = self.max_cache_len - prompt_len
             if max_new_tokens < 1:

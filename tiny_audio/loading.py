@@ -136,8 +136,9 @@ def _projector(weights, encoder_dim: int, llm_dim: int, k: int, hidden: int) -> 
     whether it is trained."""
     if weights:
         return projector_from_state_dict(_strip_prefix(_read_safetensors(Path(weights))), k), True
-    torch.manual_seed(0)
-    return AudioProjector(encoder_dim, llm_dim, k=k, hidden_dim=hidden), False
+    with torch.random.fork_rng(devices=[]):  # seed 0 here without touching the caller's RNG
+        torch.manual_seed(0)
+        return AudioProjector(encoder_dim, llm_dim, k=k, hidden_dim=hidden), False
 
 
 def read_projector_state(directory: Path) -> dict[str, torch.Tensor]:

@@ -282,6 +282,8 @@ class AudioLLM:
         if clock:
             clock.lap("prefill")
         tokens: list[int] = []
+        if max_new_tokens < 1:
+            return tokens
         for _ in range(max_new_tokens):
             token = int(next_id.item())
             if token in self.stop_ids:

@@ -11,8 +11,9 @@ microphone or a file played at real-time pace). The design:
 - Each run re-decodes only a short tail: the part of the transcript that two consecutive runs
   agreed on is committed and forced as the start of the answer (one prefill pass), and at most
   ``tail_tokens`` new tokens are decoded. That bounds a run's cost as the buffer grows.
-- ``finish`` runs the model once more on the whole buffer, with nothing forced: the final
-  transcript is exactly what a single run on the same audio gives.
+- ``finish`` runs the model once more on the whole window, with nothing forced: the final
+  transcript is exactly what a single run on the same audio gives (plus the text settled in
+  earlier windows, when more than ``max_seconds`` was heard).
 """
 
 from __future__ import annotations
@@ -39,22 +40,25 @@ class RollingBuffer:
     Resampling happens on the whole buffer when it is used, so chunk boundaries leave no trace.
     """
 
-    def __init__(self, max_seconds: float = DEFAULT_MAX_SECONDS):
+    def __init__(self, max_seconds: float = DEFAULT_MAX_SECONDS, hop_seconds: float = 5.0):
         self.max_seconds = max_seconds
+        self.hop_seconds = min(hop_seconds, max_seconds / 2)
         self.rate: Optional[int] = None
         self._samples = np.zeros(0, dtype=np.float32)
-        self.trimmed = False  # whether audio has been dropped from the start
+        self.restarted = False  # set when audio was dropped from the start (or the rate changed)
 
     def append(self, samples: np.ndarray, rate: int) -> np.ndarray:
         """Add a chunk (any dtype, mono or multi-channel); returns it as mono float32."""
         chunk = to_mono(to_float(np.asarray(samples)))
         if self.rate != rate:  # a new stream, or the source changed its rate: start over
-            self.rate, self._samples, self.trimmed = rate, np.zeros(0, dtype=np.float32), False
+            self.rate, self._samples = rate, np.zeros(0, dtype=np.float32)
+            self.restarted = True
         self._samples = np.concatenate([self._samples, chunk])
-        limit = int(self.max_seconds * rate)
-        if self._samples.size > limit:
-            self._samples = self._samples[-limit:]
-            self.trimmed = True
+        if self._samples.size > int(self.max_seconds * rate):
+            # Drop a whole hop at once, so the window (and what was settled in it) restarts
+            # every few seconds rather than on every chunk.
+            self._samples = self._samples[-int((self.max_seconds - self.hop_seconds) * rate) :]
+            self.restarted = True
         return chunk
 
     @property
@@ -102,6 +106,9 @@ class LiveSession:
         self.heard_seconds = 0.0
         self._committed: list[int] = []
         self._previous: list[int] = []
+        self._archive = ""  # text settled in windows that have since moved on
+        self._epoch = 0  # bumped when the window restarts: a run for an older window commits nothing
+        self.error: Optional[str] = None  # why the worker stopped, if a run failed
         self._latest: Optional[LiveUpdate] = None
         self._pending_since: Optional[float] = None  # arrival time of the newest unprocessed speech
         self._last_feed = time.perf_counter()
@@ -119,9 +126,12 @@ class LiveSession:
             self._last_feed = time.perf_counter()
             chunk = self.buffer.append(samples, rate)
             self.heard_seconds += chunk.size / rate
-            if self.buffer.trimmed:
-                # The committed words may describe audio that is no longer in the window.
-                self._committed, self._previous, self.buffer.trimmed = [], [], False
+            if self.buffer.restarted:
+                # The committed words may describe audio that is no longer in the window: keep
+                # them as text, and start settling anew.
+                self._archive = self._text(self._committed)
+                self._committed, self._previous, self.buffer.restarted = [], [], False
+                self._epoch += 1
             speech = chunk.size > 0 and float(np.abs(chunk).max()) >= SILENCE_PEAK
             if speech:
                 self._pending_since = time.perf_counter()
@@ -143,7 +153,7 @@ class LiveSession:
             arrived = self._pending_since or time.perf_counter()
             self._pending_since = None
             samples, rate = self.buffer.audio()
-            forced = list(self._committed)
+            forced, epoch = list(self._committed), self._epoch
         try:
             result = self.model.transcribe(
                 (samples, rate), max_new_tokens=self.tail_tokens, continue_from=forced
@@ -154,12 +164,13 @@ class LiveSession:
         with self._changed:
             self.model_runs += 1
             hypothesis = result.token_ids
-            # Local agreement: what this run and the previous one both say is settled.
-            self._committed = common_prefix(self._previous, hypothesis) if self._previous else list(forced)
-            self._previous = hypothesis
+            if epoch == self._epoch:
+                # Local agreement: what this run and the previous one both say is settled.
+                self._committed = common_prefix(self._previous, hypothesis) if self._previous else list(forced)
+                self._previous = hypothesis
             update = LiveUpdate(
                 result=result,
-                text=result.text,
+                text=" ".join(part for part in (self._archive, result.text) if part),
                 committed_tokens=len(self._committed),
                 buffer_seconds=samples.size / rate,
                 heard_seconds=self.heard_seconds,
@@ -169,7 +180,8 @@ class LiveSession:
             return update
 
     def finish(self) -> Optional[LiveUpdate]:
-        """Stop the worker, then one full run on the whole buffer (nothing forced)."""
+        """Stop the worker, then one full run on the window (the last ``max_seconds``), with
+        nothing forced; text settled in earlier windows stays in front."""
         self.close()
         samples, rate = self.buffer.audio()
         if samples.size == 0:
@@ -182,7 +194,7 @@ class LiveSession:
         self.model_runs += 1
         self._latest = LiveUpdate(
             result=result,
-            text=result.text,
+            text=" ".join(part for part in (self._archive, result.text) if part),
             committed_tokens=len(result.token_ids),
             buffer_seconds=samples.size / rate,
             heard_seconds=self.heard_seconds,
@@ -191,12 +203,16 @@ class LiveSession:
         )
         return self._latest
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         with self._changed:
             self._closed = True
             self._changed.notify()
-        if self._worker and self._worker is not threading.current_thread():
+        if wait and self._worker and self._worker is not threading.current_thread():
             self._worker.join()
+
+    def _text(self, tokens: list[int]) -> str:
+        words = self.model.tokenizer.decode(tokens, skip_special_tokens=True).strip() if tokens else ""
+        return " ".join(part for part in (self._archive, words) if part)
 
     def _work(self) -> None:
         while True:
@@ -207,4 +223,10 @@ class LiveSession:
                         self._closed = True
                 if self._closed:
                     return
-            self.step()
+            try:
+                self.step()
+            except Exception as error:  # a failed run must not die silently in a thread
+                with self._changed:
+                    self.error = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    self._closed = True
+                return

@@ -142,7 +142,9 @@ class _Packer:
         self._parts: list[torch.Tensor] = []
 
     def add(self, tensor: torch.Tensor) -> int:
-        self._parts.append(tensor.reshape(-1).to(torch.float64))
+        # float64 keeps counts exact; Apple's MPS has no float64 (float32 is exact below 2^24).
+        dtype = torch.float32 if tensor.device.type == "mps" else torch.float64
+        self._parts.append(tensor.reshape(-1).to(dtype))
         return len(self._parts) - 1
 
     def transfer(self) -> list[torch.Tensor]:
@@ -237,7 +239,8 @@ class Tracer:
                 own = _histogram_within(flat, m[2], m[3], bins)
                 shared = _histogram_within(flat, shared_lo, shared_hi, bins)
                 # One packed part per stage: 6 moments, then the two histograms.
-                slot = packer.add(torch.cat([m.double(), own.double(), shared.double()]))
+                slot = packer.add(torch.cat([m.float(), own.float(), shared.float()]) if m.device.type == "mps"
+                                  else torch.cat([m.double(), own.double(), shared.double()]))
                 pending.stages.append((name, tuple(shape), flat.numel(), slot))
 
             out = dict(self._tensors).get(output_stage) if output_stage else None

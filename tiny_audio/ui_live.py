@@ -4,17 +4,20 @@ The browser sends a chunk about every 0.1 s; the stream handler only appends it 
 session's rolling buffer and returns at once. Gradio keeps only the newest chunk while a handler
 is busy, so any work in it would drop audio. The model runs in the session's worker thread on
 the newest audio (see streaming.py), and a timer redraws the page once a second from the newest
-finished update. Stopping the recording runs the model once on everything heard.
+finished update. Stopping the recording runs the model once more on the whole window.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import gradio as gr
 
 from . import plots
 from .streaming import LiveSession, LiveUpdate
+
+DEFAULT_MODEL = os.environ.get("TINY_AUDIO_MODEL", "nano")
 
 STREAM_EVERY_S = 0.1  # what Gradio 6's microphone sends anyway
 REFRESH_S = 1.0
@@ -24,7 +27,7 @@ BUFFER_SECONDS = 20.0
 LIVE_HELP = f"""Press record and speak. Whenever the model is free it transcribes the audio heard so far
 (the last {BUFFER_SECONDS:.0f} s) again, and the page follows once a second; the part of the transcript that two
 runs agreed on is kept, so each update only decodes a few new tokens. Stop the recording for one final
-run on everything. Browsers allow the microphone only on https or localhost."""
+full run on the last {BUFFER_SECONDS:.0f} s. Browsers allow the microphone only on https or localhost."""
 
 
 class LiveView:
@@ -39,7 +42,7 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
     heard = view.session.heard_seconds
     if update is None:
         return f"listening… {heard:.1f} s heard, waiting for speech"
-    kind = "final run on everything" if update.final else f"update {view.session.model_runs}"
+    kind = "final full run" if update.final else f"update {view.session.model_runs}"
     notice = "" if update.result.projector_trained else f"⚠️ {update.result.notice}\n\n"
     return notice + (
         f"{kind} · {update.buffer_seconds:.1f} s in the window ({heard:.1f} s heard) · "
@@ -57,7 +60,7 @@ def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]) -> Optiona
         return view
     if view is None:
         try:
-            model = store.get((model_spec or "nano").strip())
+            model = store.get((model_spec or DEFAULT_MODEL).strip())
         except Exception as error:
             raise gr.Error(f"Could not load model '{model_spec}': {str(error).splitlines()[0]}") from None
         view = LiveView(LiveSession(model, max_seconds=BUFFER_SECONDS))
@@ -70,6 +73,8 @@ def on_tick(view: Optional[LiveView]):
     """The timer: show the newest finished update, if there is one the page has not shown."""
     if view is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    if view.session.error:
+        raise gr.Error(f"Live transcription stopped: {view.session.error}")
     update = view.session.latest()
     if update is None or update is view.shown:
         return gr.skip(), _status(view, update), gr.skip(), gr.skip()
@@ -83,7 +88,10 @@ def on_stop(view: Optional[LiveView]):
     stopped = gr.Timer(active=False)
     if view is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), None, stopped
-    update = view.session.finish()
+    try:
+        update = view.session.finish()
+    except Exception as error:  # the final run failed: say why, do not leave a bare "Error"
+        raise gr.Error(f"The final run failed: {str(error).strip().splitlines()[0]}") from None
     if update is None:
         return "", "nothing but silence was heard", gr.skip(), gr.skip(), None, stopped
     stages, overlay = _figures(update)
@@ -91,9 +99,10 @@ def on_stop(view: Optional[LiveView]):
 
 
 def _close(view: Optional[LiveView]) -> None:
-    """A browser session ended (tab closed while recording): stop its worker."""
+    """Gradio forgets a closed tab's state (an hour later): tell its worker to stop, without
+    waiting for it on the server's event loop. An idle worker stops by itself after 2 minutes."""
     if view is not None:
-        view.session.close()
+        view.session.close(wait=False)
 
 
 def build_live_tab(store, model_box) -> None:
