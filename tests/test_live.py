@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_models import speechlike, tiny_qwen3, tiny_tokenizer, tiny_whisper
 
 from tiny_audio import live
 from tiny_audio.encoders import encoder_from_model
 from tiny_audio.model import AudioLLM
 from tiny_audio.projector import AudioProjector
 from tiny_audio.streaming import LiveSession
-from tiny_models import speechlike, tiny_qwen3, tiny_tokenizer, tiny_whisper
 
 ROOT = Path(__file__).resolve().parent.parent
 
