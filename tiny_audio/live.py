@@ -274,6 +274,8 @@ class Screen:
 def screen_lines(session: LiveSession, update: Optional[LiveUpdate], width: int) -> list[str]:
     lines = [status_line(session, update)]
     if update is not None:
+        if update.result.notice:  # e.g. the untrained projector: the text is not a transcript
+            lines += textwrap.wrap(f"NOTICE: {update.result.notice}", width - 1)
         lines.append(stage_line(update, width - 1))
         wrapped = textwrap.wrap(update.text, width - 1) or ["…"]
         lines += wrapped if update.final else wrapped[-TRANSCRIPT_LINES:]
@@ -487,6 +489,8 @@ def _main(argv: Optional[list[str]]) -> int:
     show(final)
     if quiet:
         print(final.text)
+        if final.result.notice:
+            print(f"NOTICE: {final.result.notice}", file=sys.stderr)
     overflows = getattr(source, "overflows", 0)
     if overflows:
         print(f"warning: {overflows} input overflow(s): some audio was dropped", file=sys.stderr)
