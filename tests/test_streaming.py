@@ -5,22 +5,14 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
-from tiny_models import speechlike, tiny_qwen3, tiny_tokenizer, tiny_whisper
+from tiny_models import speechlike, tiny_pipeline
 
-from tiny_audio.encoders import encoder_from_model
-from tiny_audio.model import AudioLLM
-from tiny_audio.projector import AudioProjector
 from tiny_audio.streaming import LiveSession, RollingBuffer, common_prefix
 
 
 @pytest.fixture(scope="module")
 def model():
-    tokenizer = tiny_tokenizer()
-    decoder = tiny_qwen3(len(tokenizer), seed=4)
-    torch.manual_seed(0)
-    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
-    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny")
+    return tiny_pipeline()
 
 
 def int16_chunks(samples: np.ndarray, rate: int, seconds: float = 0.5):

@@ -111,3 +111,16 @@ def save_pair(tmp: Path, encoder, decoder, tokenizer) -> tuple[str, str]:
     decoder.save_pretrained(decoder_dir)
     tokenizer.save_pretrained(decoder_dir)
     return str(encoder_dir), str(decoder_dir)
+
+
+def tiny_pipeline(seed: int = 4):
+    """A whole tiny AudioLLM: tiny Whisper → SwiGLU projector → tiny Qwen3 (random weights)."""
+    from tiny_audio.encoders import encoder_from_model
+    from tiny_audio.model import AudioLLM
+    from tiny_audio.projector import AudioProjector
+
+    tokenizer = tiny_tokenizer()
+    decoder = tiny_qwen3(len(tokenizer), seed=seed)
+    torch.manual_seed(0)
+    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
+    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny")
