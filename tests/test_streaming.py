@@ -22,6 +22,18 @@ def int16_chunks(samples: np.ndarray, rate: int, seconds: float = 0.5):
     return [pcm[i : i + step] for i in range(0, pcm.size, step)]
 
 
+def stream_then_finish(model, chunks, rate: int, step_each_chunk: bool):
+    """Feed the chunks to a session (running the model after each, or once at the end), then
+    its final full run."""
+    session = LiveSession(model, background=False)
+    for chunk in chunks:
+        session.feed(chunk, rate)
+        if step_each_chunk:
+            session.step()
+    session.step()
+    return session.finish()
+
+
 def test_rolling_buffer_stays_bounded_and_restarts_on_a_new_rate():
     buffer = RollingBuffer(max_seconds=2.0)
     for _ in range(10):
@@ -35,11 +47,7 @@ def test_rolling_buffer_stays_bounded_and_restarts_on_a_new_rate():
 def test_chunked_48k_int16_stream_ends_with_the_single_run_transcript(model):
     clip = np.resize(speechlike(3.0), 3 * 48_000)  # any 48 kHz signal: tiny random models
     pcm_chunks = int16_chunks(clip, 48_000)
-    session = LiveSession(model, background=False)
-    for chunk in pcm_chunks:
-        session.feed(chunk, 48_000)
-        session.step()
-    final = session.finish()
+    final = stream_then_finish(model, pcm_chunks, 48_000, step_each_chunk=True)
     single = model.transcribe((np.concatenate(pcm_chunks), 48_000))
     assert final.final and final.result.token_ids == single.token_ids
     assert final.buffer_seconds == pytest.approx(3.0)
@@ -135,9 +143,5 @@ def test_nano_live_stream_of_an_example_clip_matches_a_full_run(tmp_path):
     samples, rate = sf.read(wav, dtype="float32")
     samples48 = resample(samples, rate, 48_000)
     chunks = int16_chunks(samples48, 48_000)
-    session = LiveSession(nano, background=False)
-    for chunk in chunks:
-        session.feed(chunk, 48_000)
-    session.step()
-    final = session.finish()
+    final = stream_then_finish(nano, chunks, 48_000, step_each_chunk=False)
     assert final.text == nano.transcribe((np.concatenate(chunks), 48_000)).text
