@@ -162,3 +162,57 @@ def test_live_tab_handlers_stream_then_finish_with_the_full_run(store):
     assert state is None and "final full run" in status
     assert text == store.get("tiny").transcribe((pcm, 48_000)).text
     assert view.session.buffer.seconds == pytest.approx(2.0)
+
+
+def test_model_store_keeps_the_default_and_evicts_the_least_recently_used():
+    loads = []
+
+    def loader(spec):
+        loads.append(spec)
+        if spec == "broken":
+            raise ValueError("no such model")
+        return f"model:{spec}"
+
+    store = ModelStore(loader=loader, capacity=2, pinned="nano")
+    assert store.get("nano") == "model:nano" and store.get("nano") == "model:nano"
+    store.get("a")
+    store.get("b")  # over capacity: "a" goes, the pinned default stays
+    assert store.is_loaded("nano") and store.is_loaded("b") and not store.is_loaded("a")
+    store.get("a")
+    assert loads == ["nano", "a", "b", "a"]
+    with pytest.raises(ValueError):
+        store.get("broken")
+    assert not store.is_loaded("broken") and store.is_loaded("nano")
+
+
+def test_model_store_loads_one_model_while_another_is_still_loading():
+    import threading
+
+    release = threading.Event()
+    started = threading.Event()
+
+    def loader(spec):
+        if spec == "slow":
+            started.set()
+            release.wait(10)
+        return spec
+
+    store = ModelStore(loader=loader)
+    slow = threading.Thread(target=store.get, args=("slow",))
+    slow.start()
+    assert started.wait(5)
+    assert store.get("fast") == "fast"  # not blocked behind the slow load
+    release.set()
+    slow.join(5)
+    assert store.is_loaded("slow")
+
+
+def test_download_files_do_not_pile_up(store, speech, monkeypatch, tmp_path):
+    from tiny_audio import ui
+
+    monkeypatch.setattr(ui, "DOWNLOADS", tmp_path / "downloads")
+    monkeypatch.setattr(ui, "KEEP_DOWNLOADS", 3)
+    _, _, result = transcribe(store, speech, "tiny")
+    paths = [ui.write_json(result) for _ in range(5)]
+    kept = sorted(p.parent for p in (tmp_path / "downloads").glob("*/projector_lab_trace.json"))
+    assert len(kept) == 3 and json.loads(open(paths[-1]).read())["text"] == result.text

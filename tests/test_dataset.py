@@ -1,12 +1,12 @@
 """Training-data generation: sentence extraction and spoken form, the held-out rule, augmentation,
 and a tiny real build (Piper + espeak-ng, two processes) that is regenerated and resumed."""
 
-import itertools
 import shutil
 
 import numpy as np
 import pytest
 import soundfile as sf
+from sample_text import synthetic_sentences, write_fortunes
 
 from tiny_audio import dataset, tts
 from tiny_audio.dataset import (
@@ -123,16 +123,6 @@ def test_sentences_split_and_deduplicate_case_insensitively(tmp_path):
         "A stitch in time saves nine.", "Doctor Who said so!", "He left at five.", "She stayed home.",
     ]  # fmt: skip
     assert {s.origin for s in sentences} == {"quotes"}
-
-
-def synthetic_sentences(count):
-    words = itertools.product(
-        ("old", "young", "tired", "happy", "quiet", "clever"),
-        ("dog", "teacher", "farmer", "painter", "sailor"),
-        ("found", "painted", "carried", "watched", "lost"),
-        ("a red kite", "the blue door", "some warm bread", "an empty box", "the long letter"),
-    )
-    return [f"The {a} {b} {c} {d}." for a, b, c, d in itertools.islice(words, count)]
 
 
 def test_held_out_rule_is_fixed_stable_and_disjoint():
@@ -298,10 +288,7 @@ def test_flite_and_festival_commands(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def fortunes(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("fortunes")
-    entries = [f"{s}\n\t\t-- Somebody Famous\n" for s in synthetic_sentences(150)]
-    (directory / "sample").write_text("%\n".join(entries))
-    return directory
+    return write_fortunes(tmp_path_factory.mktemp("fortunes"), 150)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def run_cli(*args):
 
 @pytest.mark.integration
 def test_cli_trace_prints_every_stage_and_the_untrained_notice(clip):
-    from tiny_audio.loading import NANO_PROJECTOR
+    from tiny_audio.loading import ASSETS, NANO_PROJECTOR
 
     out = run_cli("trace", str(clip))
     assert out.returncode == 0, out.stderr
@@ -33,7 +33,7 @@ def test_cli_trace_prints_every_stage_and_the_untrained_notice(clip):
                   "LLM token embeddings"):
         assert f"\n{stage} " in out.stdout, stage
     assert "1×" in out.stdout and "×384" in out.stdout and "×576" in out.stdout
-    assert ("Untrained projector" in out.stdout) == (not NANO_PROJECTOR.is_file())
+    assert ("Untrained projector" in out.stdout) == (not (ASSETS / NANO_PROJECTOR).is_file())
 
 
 @pytest.mark.integration

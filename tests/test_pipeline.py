@@ -172,3 +172,20 @@ def test_forcing_the_start_of_the_answer_continues_the_same_greedy_decoding(toke
     assert resumed.token_ids == full
     other = model.transcribe(audio, max_new_tokens=7, continue_from=[full[0] + 1] + full[1:5], trace=False)
     assert other.token_ids[:5] != full[:5]
+
+
+def test_trimmed_whisper_window_runs_on_the_audio_alone():
+    whisper = tiny_whisper()
+    full = encoder_from_model(whisper, window="full")
+    trimmed = encoder_from_model(whisper, window="trimmed")
+    with torch.inference_mode():
+        for seconds in (1.3, 30.0):
+            audio = speechlike(seconds)
+            a = full.encode(full.features(audio), audio.size)
+            b = trimmed.encode(trimmed.features(audio), audio.size)
+            assert a.shape == b.shape == (1, -(-audio.size // 320), 32)
+            # Audio that fills the window leaves nothing to trim: the same frames. Shorter audio
+            # attends to less context, so its frames differ.
+            assert torch.allclose(a, b, atol=1e-5) == (seconds == 30.0)
+    with pytest.raises(ValueError, match="window"):
+        encoder_from_model(whisper, window="half")

@@ -4,7 +4,7 @@
 
 Reads ``DATASET_DIR/manifest.jsonl`` (written by ``python -m tiny_audio.dataset build``), runs
 each clip through the nano encoder exactly as inference does (``SpeechEncoder.features`` and
-``encode``: Whisper's padded 30 s window, then the frames that cover the audio), and stores the
+``encode``, on the nano model's encoder window), and stores the
 frames as float16 in safetensors shards (``shard-00000.safetensors``: clip id → [frames, dim]).
 Each shard is written whole (temp file + rename); a rerun skips the shards already there, so a
 killed run resumes where it stopped.
@@ -61,11 +61,11 @@ def build_cache(
     for index, shard in enumerate(shards):
         path = shard_path(out, index)
         paths.append(path)
-        if path.is_file() and _holds(path, [record["id"] for record in shard]):
+        if path.is_file() and _holds(path, [record["id"] for record in shard], encoder):
             continue
         tensors = {record["id"]: encode_clip(encoder, dataset_dir / record["path"]) for record in shard}
         with atomic_path(path) as partial:
-            save_file(tensors, str(partial), metadata={"encoder": encoder.name, "dtype": "float16"})
+            save_file(tensors, str(partial), metadata=_metadata(encoder))
         done += len(shard)
         if progress:
             rate = done / (time.perf_counter() - started)
@@ -78,13 +78,17 @@ def build_cache(
     return paths
 
 
-def _holds(path: Path, ids: list[str]) -> bool:
-    """Whether a finished shard holds exactly these clips (the manifest or --shard-size may have
-    changed since it was written)."""
+def _metadata(encoder: SpeechEncoder) -> dict[str, str]:
+    return {"encoder": encoder.name, "window": encoder.window, "dtype": "float16"}
+
+
+def _holds(path: Path, ids: list[str], encoder: SpeechEncoder) -> bool:
+    """Whether a finished shard holds exactly these clips, from this encoder path (the manifest,
+    --shard-size or the encoder window may have changed since it was written)."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as shard:
-        return sorted(shard.keys()) == sorted(ids)
+        return sorted(shard.keys()) == sorted(ids) and shard.metadata() == _metadata(encoder)
 
 
 def load_cache(out: Path) -> dict[str, torch.Tensor]:
@@ -99,9 +103,10 @@ def load_cache(out: Path) -> dict[str, torch.Tensor]:
 
 
 def nano_encoder() -> SpeechEncoder:
+    from .loading import NANO_WINDOW
     from .weights.whisper import load_nano_whisper
 
-    return encoder_from_model(load_nano_whisper().model, "whisper-tiny.en")
+    return encoder_from_model(load_nano_whisper().model, "whisper-tiny.en", window=NANO_WINDOW)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -1,8 +1,12 @@
 """Speech encoders behind one small interface: waveform → features → frames [1, T, D].
 
 Two families, as Tiny Audio uses them:
-- Whisper: log-mel features padded to 30 s (as Whisper was trained); the encoder runs on the
-  full window and only the frames that cover real audio are kept.
+- Whisper: log-mel features padded to 30 s (as Whisper was trained). With ``window="full"`` the
+  encoder runs on the whole window and only the frames that cover real audio are kept; with
+  ``window="trimmed"`` it runs on those mel frames alone, its positional table cut to match
+  (whisper.cpp's ``audio_ctx`` does the same): about 7x less work for a 4 s clip. The two give
+  different frames (cosine about 0.985), so a projector must be trained on the path it is used
+  with; the nano projector is trained on the trimmed one.
 - wav2vec2 / HuBERT: the normalised raw waveform; every output frame is real audio.
 Both give about 50 frames per second (one frame per 320 samples at 16 kHz).
 """
@@ -29,6 +33,7 @@ class SpeechEncoder:
     kind: str  # "whisper" or "wav2vec2"
     name: str = ""
     compiled: Optional[Callable] = None  # torch.compile(model), when asked for
+    window: str = "full"  # Whisper only: "full" (30 s) or "trimmed" (just the audio)
 
     def compile(self) -> None:
         """Fuse the encoder's kernels with torch.compile (dynamic shapes: clips vary in length)."""
@@ -65,12 +70,27 @@ class SpeechEncoder:
 
     def encode(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
         """Features → [1, T, D] frames covering the real audio."""
+        if self.kind == "whisper" and self.window == "trimmed":
+            return self._encode_trimmed(features, num_samples)
         forward = self.compiled if self.compiled is not None else self.model
         frames = forward(features).last_hidden_state
         if self.kind == "whisper":
             keep = min(frames.shape[1], -(-num_samples // SAMPLES_PER_FRAME))
             frames = frames[:, :keep]
         return frames
+
+    def _encode_trimmed(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Whisper's encoder, step by step, on only the mel frames that cover the audio."""
+        encoder = self.model
+        positions = encoder.embed_positions.weight
+        keep = max(1, min(positions.shape[0], -(-num_samples // SAMPLES_PER_FRAME)))
+        mel = features[..., : 2 * keep]  # the second convolution halves the frame rate
+        hidden = nn.functional.gelu(encoder.conv1(mel))
+        hidden = nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
+        hidden = hidden + positions[: hidden.shape[1]]
+        for layer in encoder.layers:
+            hidden = layer(hidden, None)
+        return encoder.layer_norm(hidden)
 
 
 def whisper_feature_extractor(n_mels: int = 80):
@@ -92,14 +112,17 @@ def waveform_feature_extractor():
     )
 
 
-def encoder_from_model(model: nn.Module, name: str = "") -> SpeechEncoder:
+def encoder_from_model(model: nn.Module, name: str = "", window: str = "full") -> SpeechEncoder:
     """Wrap a loaded encoder model. Accepts a whole Whisper model (its encoder is taken) or any
-    wav2vec2-style base model; the model's config decides which front end it gets."""
+    wav2vec2-style base model; the model's config decides which front end it gets. ``window``
+    picks Whisper's full 30 s pass or the trimmed one (see the module's docstring)."""
+    if window not in ("full", "trimmed"):
+        raise ValueError(f"window must be 'full' or 'trimmed', not {window!r}")
     model_type = getattr(model.config, "model_type", "")
     if model_type == "whisper":
         encoder = model.get_encoder() if hasattr(model, "get_encoder") else model
         extractor = whisper_feature_extractor(getattr(model.config, "num_mel_bins", 80))
-        return SpeechEncoder(encoder.eval(), extractor, "whisper", name)
+        return SpeechEncoder(encoder.eval(), extractor, "whisper", name, window=window)
     return SpeechEncoder(model.eval(), waveform_feature_extractor(), "wav2vec2", name)
 
 

@@ -13,13 +13,21 @@ from typing import Optional
 import torch
 
 from .encoders import encoder_from_model, load_encoder
+from .lora import merge_lora
 from .model import AudioLLM
 from .projector import AudioProjector, projector_from_state_dict
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-NANO_PROJECTOR = ASSETS / "nano_projector.safetensors"
+# The nano model's trained files (python -m tiny_audio.train, then tiny_audio.model_card), in
+# ASSETS or in a training run's directory: the projector, the LoRA adapter merged into SmolLM2
+# at load (and its rank / alpha), and the held-out word error rates the app quotes.
+NANO_PROJECTOR = "nano_projector.safetensors"
+NANO_LORA = "nano_lora.safetensors"
+NANO_LORA_CONFIG = "nano_lora.json"
+NANO_EVAL = "nano_eval.json"
 NANO_K = 5
 NANO_HIDDEN = 1024
+NANO_WINDOW = "trimmed"  # the encoder path the nano projector is trained on
 # Files a Tiny Audio checkpoint needs from the Hub; nothing executable is fetched.
 CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.json", "*.txt", "*.model", "*.jinja"]
 
@@ -55,26 +63,51 @@ def load_model(
     return load_checkpoint(spec, device, dtype)
 
 
-def load_nano(device: Optional[str] = None, dtype: Optional[torch.dtype] = None) -> AudioLLM:
+def load_nano(
+    device: Optional[str] = None, dtype: Optional[torch.dtype] = None, weights: Optional[Path] = ASSETS
+) -> AudioLLM:
+    """The offline default, with the trained files in ``weights`` (default: the shipped ones).
+    ``weights=None``, or a directory without a projector: a random projector and the plain LLM
+    (where training starts)."""
     from .weights.smollm2 import load_nano_smollm2
     from .weights.whisper import load_nano_whisper
 
     whisper = load_nano_whisper()
     decoder, tokenizer = load_nano_smollm2()
-    encoder = encoder_from_model(whisper.model, "whisper-tiny.en")
-    weights = NANO_PROJECTOR if NANO_PROJECTOR.is_file() else None
-    projector, trained = _projector(weights, encoder.dim, decoder.config.hidden_size, NANO_K, NANO_HIDDEN)
+    encoder = encoder_from_model(whisper.model, "whisper-tiny.en", window=NANO_WINDOW)
+    weights = Path(weights) if weights is not None and (Path(weights) / NANO_PROJECTOR).is_file() else None
+    projector, trained = _projector(weights and weights / NANO_PROJECTOR, encoder.dim, decoder.config.hidden_size,
+                                    NANO_K, NANO_HIDDEN)
+    name = "nano (whisper-tiny.en + SwiGLU + SmolLM2-135M-Instruct)"
+    if weights is not None and (weights / NANO_LORA).is_file():
+        config = json.loads((weights / NANO_LORA_CONFIG).read_text())
+        merge_lora(decoder, _read_safetensors(weights / NANO_LORA), alpha=float(config["alpha"]))
+        name = f"nano (whisper-tiny.en + SwiGLU + SmolLM2-135M-Instruct with a rank-{config['rank']} LoRA)"
     return AudioLLM(
         encoder,
         projector,
         decoder,
         tokenizer,
-        name="nano (whisper-tiny.en + SwiGLU + SmolLM2-135M-Instruct)",
+        name=name,
         prompt_style="course",
         projector_trained=trained,
+        notice=nano_notice(weights / NANO_EVAL if weights else None),
         device=device,
         dtype=dtype,
     )
+
+
+def nano_notice(evaluation: Optional[Path]) -> str:
+    """What the trained nano model is: its measured held-out WER and what it never saw."""
+    if evaluation is None or not evaluation.is_file():
+        return "Trained on synthetic text-to-speech only and not evaluated here; expect errors on real voices."
+    table = json.loads(evaluation.read_text())["table"]
+    parts = [f"{100 * table[g]['nano_wer']:.0f}% on {label}" for g, label in
+             (("piper", "the Piper voice"), ("all", "all engines")) if g in table]
+    whisper = table["all"].get("whisper_wer")
+    versus = f" (Whisper tiny.en: {100 * whisper:.0f}%)" if whisper is not None else ""
+    return (f"Trained on synthetic text-to-speech only: held-out word error rate {', '.join(parts)}{versus}. "
+            "Real voices, accents and noisy rooms were never in its training data; expect more errors.")
 
 
 def load_checkpoint(spec: str, device: Optional[str] = None, dtype: Optional[torch.dtype] = None) -> AudioLLM:

@@ -103,6 +103,7 @@ class AudioLLM:
         name: str,
         prompt_style: str = "course",
         projector_trained: bool = True,
+        notice: Optional[str] = None,
         device: Optional[str] = None,
         dtype: Optional[torch.dtype] = None,
         bins: int = DEFAULT_BINS,
@@ -120,6 +121,9 @@ class AudioLLM:
         self.name = name
         self.prompt_style = prompt_style
         self.projector_trained = projector_trained
+        # What every result says beside its transcript: the untrained warning, or what a trained
+        # model is known (measured) to be good and bad at.
+        self.notice = notice if projector_trained else UNTRAINED_NOTICE
         self.bins = bins
         self._check_dimensions()
         self._prefix_ids, self._suffix_ids = self._prompt_ids()
@@ -253,7 +257,7 @@ class AudioLLM:
             device=str(self.device),
             dtype=str(self.dtype).replace("torch.", ""),
             projector_trained=self.projector_trained,
-            notice=None if self.projector_trained else UNTRAINED_NOTICE,
+            notice=self.notice,
             native=self.native if trace else None,
         )
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -36,25 +38,53 @@ except ImportError:  # pragma: no cover - depends on the host
 
 
 class ModelStore:
-    """Loaded pipelines by name. Loading happens once per name, under a lock."""
+    """Loaded pipelines by name, at most ``capacity`` of them: when a new one arrives the least
+    recently used goes, never the default (on a public Space, visitors' model ids must not pile
+    up in memory). Each name loads under its own lock, so a slow download of one model does not
+    hold up requests for another."""
 
-    def __init__(self, loader: Optional[Callable[[str], AudioLLM]] = None):
+    def __init__(self, loader: Optional[Callable[[str], AudioLLM]] = None, capacity: int = 2,
+                 pinned: str = DEFAULT_MODEL):
         if loader is None:
             from .loading import load_model
 
             loader = load_model
         self._loader = loader
-        self._models: dict[str, AudioLLM] = {}
-        self._lock = threading.Lock()
+        self.capacity = max(1, capacity)
+        self.pinned = pinned
+        self._models: OrderedDict[str, AudioLLM] = OrderedDict()
+        self._loading: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()  # held only for dictionary updates, never while loading
 
     def is_loaded(self, spec: str) -> bool:
         return spec in self._models
 
     def get(self, spec: str) -> AudioLLM:
-        with self._lock:
-            if spec not in self._models:
-                self._models[spec] = self._loader(spec)
-            return self._models[spec]
+        with self._guard:
+            if spec in self._models:
+                self._models.move_to_end(spec)
+                return self._models[spec]
+            lock = self._loading.setdefault(spec, threading.Lock())
+        with lock:
+            with self._guard:
+                if spec in self._models:  # loaded by the request this one waited for
+                    return self._models[spec]
+            try:
+                model = self._loader(spec)
+            finally:
+                with self._guard:
+                    self._loading.pop(spec, None)
+            with self._guard:
+                self._models[spec] = model
+                self._evict()
+            return model
+
+    def _evict(self) -> None:
+        while len(self._models) > self.capacity:
+            victim = next((name for name in self._models if name != self.pinned), None)
+            if victim is None:
+                return
+            del self._models[victim]
 
 
 @gpu_task
@@ -127,9 +157,19 @@ def gap_summary(result: TranscriptionResult) -> str:
     )
 
 
+# Download files live in one folder per process; only the newest few are kept (Gradio serves its
+# own copy of each, so older ones are no longer needed).
+DOWNLOADS = Path(tempfile.gettempdir()) / f"projector-lab-{os.getpid()}"
+KEEP_DOWNLOADS = 16
+
+
 def write_json(result: TranscriptionResult) -> str:
     """The run's statistics and histograms as a JSON file, written whole or not at all."""
-    folder = Path(tempfile.mkdtemp(prefix="projector-lab-"))
+    DOWNLOADS.mkdir(exist_ok=True)
+    runs = sorted((d for d in DOWNLOADS.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    for old in runs[: max(0, len(runs) - KEEP_DOWNLOADS + 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(dir=DOWNLOADS))
     final = folder / "projector_lab_trace.json"
     partial = folder / "projector_lab_trace.json.tmp"
     partial.write_text(json.dumps(result.to_dict(), indent=1))

@@ -43,7 +43,7 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
     if update is None:
         return f"listening… {heard:.1f} s heard, waiting for speech"
     kind = "final full run" if update.final else f"update {view.session.model_runs}"
-    notice = "" if update.result.projector_trained else f"⚠️ {update.result.notice}\n\n"
+    notice = f"⚠️ {update.result.notice}\n\n" if update.result.notice else ""
     return notice + (
         f"{kind} · {update.buffer_seconds:.1f} s in the window ({heard:.1f} s heard) · "
         f"latency {1000 * update.latency_s:.0f} ms · {update.committed_tokens} tokens settled"

@@ -1,0 +1,174 @@
+"""Training pieces on tiny random models: batching, the CTC head, the LM sequences and loss,
+LoRA wrap / export / merge, checkpoints that resume, and both losses falling."""
+
+import copy
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tiny_models import tiny_pipeline
+
+from tiny_audio import train
+from tiny_audio.lora import add_lora, lora_state_dict, merge_lora
+from tiny_audio.train import EmbeddingCTCHead, Example, SequenceBuilder, StageConfig
+
+
+def examples(model, count=8, seed=0):
+    """Frames of assorted lengths with short token transcripts."""
+    generator = torch.Generator().manual_seed(seed)
+    words = ["the cat sat", "a dog ran far", "hello there", "one two three four", "red kite", "blue door opens"]
+    out = []
+    for i in range(count):
+        frames = torch.randn(20 + 7 * i, model.encoder.dim, generator=generator).to(torch.float16)
+        tokens = model.tokenizer(words[i % len(words)], add_special_tokens=False)["input_ids"]
+        out.append(Example(f"clip-{i}", frames, tokens))
+    return out
+
+
+def test_batches_cover_every_example_once_per_epoch_grouped_by_length():
+    data = [Example(str(i), torch.zeros(10 + i, 2), [1]) for i in range(40)]
+    stream = train.batches(data, 8, seed=3)
+    epoch = [next(stream) for _ in range(5)]
+    assert sorted(e.id for b in epoch for e in b) == sorted(e.id for e in data)
+    # Length-sorted with ±10 % jitter: a batch spans a narrow range of lengths.
+    assert all(max(e.frames.shape[0] for e in b) - min(e.frames.shape[0] for e in b) <= 15 for b in epoch)
+    again = train.batches(data, 8, seed=3)
+    assert [[e.id for e in b] for b in epoch] == [[e.id for e in next(again)] for _ in range(5)]
+
+
+def test_validation_split_is_fixed_by_id():
+    data = [Example(f"id{i}", torch.zeros(3, 2), [1]) for i in range(50)]
+    fit, val = train.split_validation(data, 5)
+    fit2, val2 = train.split_validation(list(reversed(data)), 5)
+    assert len(val) == 5 and len(fit) == 45
+    assert {e.id for e in val} == {e.id for e in val2} and not {e.id for e in val} & {e.id for e in fit}
+
+
+def test_learning_rate_warms_up_then_decays_to_a_tenth():
+    config = StageConfig("x", steps=100, batch_size=1, lr=1.0, warmup=10)
+    assert train.lr_at(0, config) == pytest.approx(0.1)
+    assert train.lr_at(9, config) == pytest.approx(1.0)
+    assert train.lr_at(10, config) == pytest.approx(1.0)
+    assert train.lr_at(100, config) == pytest.approx(0.1)
+    assert train.lr_at(55, config) == pytest.approx(0.55)
+
+
+def test_ctc_head_scores_the_llm_vocabulary_by_cosine():
+    embeddings = torch.randn(30, 8)
+    head = EmbeddingCTCHead(embeddings, [3, 7, 11])
+    frames = torch.stack([embeddings[7] * 5, embeddings[11] * 0.1])[None]  # scale does not matter
+    log_probs = head(frames)
+    assert log_probs.shape == (1, 2, 4)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(1, 2))
+    assert log_probs[0].argmax(-1).tolist() == [2, 3]  # blank is 0, then 3, 7, 11
+    targets, lengths = head.targets([Example("a", torch.zeros(1, 1), [7, 5, 3]), Example("b", torch.zeros(1, 1), [11])])
+    assert targets.tolist() == [2, 1, 3] and lengths.tolist() == [2, 1]  # token 5 is outside the vocabulary
+
+
+def test_lm_loss_predicts_exactly_the_transcript_and_end_token():
+    model = tiny_pipeline()
+    batch = examples(model, 3)
+    builder = SequenceBuilder(model)
+    frames, lengths = train.pad_frames(batch)
+    audio = model.projector(frames)
+    audio_lengths = [model.projector.output_frames(int(n)) for n in lengths]
+    embeds, mask, (rows, positions), targets = builder(audio, audio_lengths, batch)
+    assert targets.tolist() == [t for e in batch for t in e.tokens + [builder.end_id]]
+    assert mask.sum(1).tolist() == [int(positions[rows == r].max()) + 1 for r in range(len(batch))]
+    # Teacher forcing: after each predicting position comes the token it predicts (but the end).
+    not_last = torch.cat([torch.arange(len(e.tokens) + 1) < len(e.tokens) for e in batch])
+    following = embeds[rows[not_last], positions[not_last] + 1]
+    answers = torch.cat([torch.tensor(e.tokens) for e in batch])
+    assert torch.allclose(following, model.decoder.get_input_embeddings()(answers))
+
+    # Logits only at the predicted positions give the same loss as the whole sequence would.
+    with torch.no_grad():
+        loss = train.lm_loss(model, builder, batch)
+        logits = model.decoder(inputs_embeds=embeds, attention_mask=mask).logits
+        full = F.cross_entropy(logits[rows, positions], targets)
+    assert loss.item() == pytest.approx(full.item(), rel=1e-5)
+
+
+def test_the_sequence_matches_the_prompt_the_app_decodes_with():
+    model = tiny_pipeline()
+    (example,) = examples(model, 1)
+    frames, lengths = train.pad_frames([example])
+    audio = model.projector(frames)
+    n_audio = model.projector.output_frames(int(lengths[0]))
+    embeds, mask, (rows, positions), _ = SequenceBuilder(model)(audio, [n_audio], [example])
+    with torch.no_grad():
+        spliced = model.splice(model.projector(example.frames.float()[None]), example.tokens)
+    assert torch.allclose(embeds[0, : spliced.shape[1]], spliced, atol=1e-6)
+    assert int(positions[0]) == spliced.shape[1] - len(example.tokens) - 1
+
+
+def test_lora_starts_as_the_base_model_and_merges_to_what_it_learned():
+    model = tiny_pipeline()
+    reference = copy.deepcopy(model.decoder)
+    ids = torch.tensor([[5, 9, 14, 2]])
+    before = model.decoder(input_ids=ids).logits
+    wrapped = add_lora(model.decoder, rank=2, alpha=4.0)
+    assert wrapped and all(name.endswith(("q_proj", "v_proj")) for name in wrapped)
+    assert [n for n, p in model.decoder.named_parameters() if p.requires_grad] == [
+        n for n in (f"{w}.lora_{ab}.weight" for w in wrapped for ab in "AB")
+    ]
+    assert torch.allclose(model.decoder(input_ids=ids).logits, before)
+    with torch.no_grad():
+        for name, p in model.decoder.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    learned = model.decoder(input_ids=ids).logits
+    assert not torch.allclose(learned, before, atol=1e-3)
+    assert merge_lora(reference, lora_state_dict(model.decoder), alpha=4.0) == len(wrapped)
+    assert torch.allclose(reference(input_ids=ids).logits, learned, atol=1e-5)
+
+
+def test_an_adapter_that_does_not_fit_names_the_layer():
+    model = tiny_pipeline()
+    state = {"model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(2, 3),
+             "model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(5, 2)}
+    with pytest.raises(ValueError, match="model.layers.0.self_attn.q_proj"):
+        merge_lora(model.decoder, state, alpha=4.0)
+    with pytest.raises(ValueError, match="names no layer"):
+        merge_lora(model.decoder, {"nowhere.lora_A.weight": torch.zeros(1, 1), "nowhere.lora_B.weight": torch.zeros(1, 1)}, 1.0)
+
+
+def _stage(name, steps, lr):
+    return StageConfig(name, steps=steps, batch_size=4, lr=lr, warmup=2, save_every=5, val_every=5)
+
+
+def test_both_stages_lower_their_loss_and_resume_where_they_stopped(tmp_path):
+    torch.manual_seed(0)
+    model = tiny_pipeline()
+    data = examples(model, 8)
+    log = train.LossLog(tmp_path / "loss.jsonl")
+    align = train.train_align(model, data, data[:2], tmp_path, _stage("align", 40, 3e-3), log, progress=False)
+    assert sum(align[-5:]) / 5 < 0.8 * sum(align[:5]) / 5
+    lm = train.train_lm(model, data, data[:2], tmp_path, _stage("lm", 30, 1e-2), log, lora_rank=2, progress=False)
+    assert sum(lm[-5:]) / 5 < 0.97 * sum(lm[:5]) / 5  # a random tiny LLM learns slowly
+    entries = log.read()
+    assert [e["step"] for e in entries if e["stage"] == "lm" and "loss" in e] == list(range(1, 31))
+    assert any("val_loss" in e for e in entries)
+
+    # A longer run from the same directory picks up at step 30 with the same weights.
+    resumed = tiny_pipeline()
+    train.load_projector_checkpoint(resumed, tmp_path / "lm.pt")
+    assert torch.equal(resumed.projector.down_proj.weight, model.projector.down_proj.weight)
+    more = train.train_lm(resumed, data, data[:2], tmp_path, _stage("lm", 33, 1e-2), log, lora_rank=2, progress=False)
+    assert len(more) == 3
+    assert [e["step"] for e in log.read() if e["stage"] == "lm" and "loss" in e][-3:] == [31, 32, 33]
+
+    written = train.export(model, tmp_path, lora_rank=2)
+    assert [p.name for p in written] == ["nano_projector.safetensors", "nano_lora.safetensors", "nano_lora.json"]
+    assert json.loads((tmp_path / "nano_lora.json").read_text()) == {"rank": 2, "alpha": 4.0, "targets": ["q_proj", "v_proj"]}
+
+
+def test_alignment_gives_the_projector_the_llm_embedding_scale():
+    model = tiny_pipeline()
+    train.match_embedding_scale(model)
+    with torch.no_grad():
+        out = model.projector(torch.randn(1, 40, model.encoder.dim))
+    rows = model.decoder.get_input_embeddings().weight
+    typical = rows.pow(2).mean(1).sqrt().median()
+    assert out.pow(2).mean().sqrt().item() == pytest.approx(typical.item(), rel=0.05)

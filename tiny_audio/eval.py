@@ -1,0 +1,201 @@
+"""Word error rate of the nano model, side by side with Whisper tiny.en's own decoder.
+
+    python -m tiny_audio.eval data/nano                 # the held-out split of a built dataset
+    python -m tiny_audio.eval my_clips/                 # any folder of NAME.wav + NAME.txt pairs
+    python -m tiny_audio.eval data/nano --json wer.json --limit 50 --no-whisper
+
+Both systems read the same clips, and both use the same Whisper tiny.en encoder weights, so
+Whisper's decoder is the natural anchor for what the projector + LLM make of them. Transcripts
+and references pass through Whisper's English text normaliser (numbers, spellings, punctuation,
+case) before scoring; WER is the corpus figure (edits over reference words) per group: each
+engine, each voice never used in training, and all clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+PIPER_BAR = 0.15  # nano WER on the Piper (neural-voice) part
+WHISPER_RATIO_BAR = 1.5  # nano WER overall, relative to Whisper tiny.en's
+
+
+@dataclass
+class Clip:
+    path: Path
+    reference: str
+    groups: list[str]  # the rows of the table this clip counts in
+
+
+@dataclass
+class Counts:
+    clips: int = 0
+    words: int = 0
+    edits: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def wer(self, system: str) -> float:
+        return self.edits[system] / self.words if self.words else float("nan")
+
+
+def clips_from_dataset(dataset: Path, split: str = "held-out") -> list[Clip]:
+    from .encoder_cache import read_manifest
+
+    clips = []
+    for record in read_manifest(dataset / "manifest.jsonl"):
+        if record["split"] != split:
+            continue
+        groups = [record["engine"]]
+        if record.get("unseen_voice"):
+            groups.append("voices unseen in training")
+        clips.append(Clip(dataset / record["path"], record["text"], groups))
+    return clips
+
+
+def clips_from_folder(folder: Path) -> list[Clip]:
+    clips = []
+    for wav in sorted(folder.glob("*.wav")):
+        reference = wav.with_suffix(".txt")
+        if reference.is_file():
+            clips.append(Clip(wav, reference.read_text().strip(), [folder.name]))
+    return clips
+
+
+def normaliser() -> Callable[[str], str]:
+    """Whisper's English normaliser (without its British→American spelling table, which ships
+    with Whisper's tokenizer files)."""
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    return EnglishTextNormalizer({})
+
+
+def word_edits(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edits, reference words) after normalisation is already applied."""
+    import jiwer
+
+    if not reference.split():
+        return len(hypothesis.split()), 0
+    output = jiwer.process_words(reference, hypothesis or "")
+    return output.substitutions + output.deletions + output.insertions, len(reference.split())
+
+
+def evaluate(clips: list[Clip], systems: dict[str, Callable[[Path], str]], progress: bool = True) -> tuple[dict[str, Counts], list[dict]]:
+    """Transcribe every clip with every system; counts per group (and "all"), and per-clip rows."""
+    normalise = normaliser()
+    table: dict[str, Counts] = defaultdict(Counts)
+    rows = []
+    started = time.perf_counter()
+    for index, clip in enumerate(clips, 1):
+        reference = normalise(clip.reference)
+        row = {"path": str(clip.path), "reference": clip.reference, "groups": clip.groups}
+        edits = {}
+        for name, transcribe in systems.items():
+            hypothesis = transcribe(clip.path)
+            edits[name], words = word_edits(reference, normalise(hypothesis))
+            row[name] = hypothesis
+        for group in ["all"] + clip.groups:
+            counts = table[group]
+            counts.clips += 1
+            counts.words += words
+            for name, value in edits.items():
+                counts.edits[name] += value
+        rows.append(row)
+        if progress and (index % 25 == 0 or index == len(clips)):
+            rate = index / (time.perf_counter() - started)
+            print(f"{index}/{len(clips)} clips  {rate:.1f} clips/s", file=sys.stderr, flush=True)
+    return dict(table), rows
+
+
+def format_table(table: dict[str, Counts], systems: list[str]) -> str:
+    header = f"{'group':<28}{'clips':>6}{'words':>7}" + "".join(f"{name + ' WER':>16}" for name in systems)
+    if len(systems) == 2:
+        header += f"{'ratio':>8}"
+    lines = [header, "-" * len(header)]
+    order = ["all"] + sorted(g for g in table if g != "all")
+    for group in order:
+        counts = table[group]
+        line = f"{group:<28}{counts.clips:>6}{counts.words:>7}"
+        line += "".join(f"{100 * counts.wer(name):>15.1f}%" for name in systems)
+        if len(systems) == 2:
+            base = counts.wer(systems[1])
+            line += f"{counts.wer(systems[0]) / base:>8.2f}" if base else f"{'-':>8}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def bar_lines(table: dict[str, Counts]) -> list[str]:
+    """The training issue's bar, checked against this run's figures."""
+    lines = []
+    if "piper" in table:
+        wer = table["piper"].wer("nano")
+        lines.append(f"nano WER on Piper clips {100 * wer:.1f}% (bar ≤ {100 * PIPER_BAR:.0f}%): "
+                     + ("met" if wer <= PIPER_BAR else "not met"))
+    if "whisper" in table["all"].edits:
+        ratio = table["all"].wer("nano") / max(table["all"].wer("whisper"), 1e-9)
+        lines.append(f"nano / Whisper WER overall {ratio:.2f} (bar ≤ {WHISPER_RATIO_BAR}): "
+                     + ("met" if ratio <= WHISPER_RATIO_BAR else "not met"))
+    return lines
+
+
+def systems_for(model, whisper: Optional[object]) -> dict[str, Callable[[Path], str]]:
+    from .audio import load_audio
+
+    systems = {"nano": lambda path: model.transcribe(path, trace=False).text}
+    if whisper is not None:
+        from .weights.whisper import transcribe_with_whisper_decoder
+
+        systems["whisper"] = lambda path: transcribe_with_whisper_decoder(whisper, load_audio(path))
+    return systems
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio.eval", description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="a dataset directory (its held-out split) or a folder of .wav + .txt pairs")
+    parser.add_argument("--split", default="held-out", help="which split of a dataset (default held-out)")
+    parser.add_argument("--limit", type=int, help="only the first N clips")
+    parser.add_argument("--no-whisper", action="store_true", help="skip Whisper tiny.en's own decoder")
+    parser.add_argument("--json", type=Path, help="write every transcript and the table here")
+    parser.add_argument("--weights", type=Path, help="a training run's directory (default: the shipped nano weights)")
+    args = parser.parse_args(argv)
+
+    if (args.data / "manifest.jsonl").is_file():
+        clips = clips_from_dataset(args.data, args.split)
+    elif args.data.is_dir():
+        clips = clips_from_folder(args.data)
+    else:
+        print(f"error: {args.data} is not a directory", file=sys.stderr)
+        return 2
+    clips = clips[: args.limit] if args.limit else clips
+    if not clips:
+        print(f"error: no clips in {args.data} (a dataset's manifest.jsonl, or NAME.wav + NAME.txt pairs)", file=sys.stderr)
+        return 2
+
+    from .loading import ASSETS, load_nano
+
+    model = load_nano(weights=args.weights or ASSETS)
+    whisper = None
+    if not args.no_whisper:
+        from .weights.whisper import load_nano_whisper
+
+        whisper = load_nano_whisper()
+    systems = systems_for(model, whisper)
+    print(f"{model.name}; {'trained' if model.projector_trained else 'UNTRAINED'} projector; {len(clips)} clips",
+          file=sys.stderr)
+    table, rows = evaluate(clips, systems)
+    print(format_table(table, list(systems)))
+    for line in bar_lines(table):
+        print(line)
+    if args.json:
+        summary = {group: {"clips": c.clips, "words": c.words, **{f"{n}_wer": c.wer(n) for n in systems}}
+                   for group, c in table.items()}
+        args.json.write_text(json.dumps({"model": model.name, "table": summary, "clips": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
