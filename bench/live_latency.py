@@ -8,8 +8,8 @@ Three measurements on the same audio (the example clips joined with short pauses
 1. a full re-transcription (``model.transcribe(buffer)``, default decode length) of 2.5, 5, 10 and
    15 s — the cost the tail-limited live updates avoid;
 2. one tail-limited update alone (the settled start of the answer forced, at most ``tail_tokens``
-   new), fastest of a few runs — a run's own cost, with its steps: encoder (always the padded 30 s
-   window), prefill (grows with the buffer), decode (per token);
+   new), fastest of a few runs — a run's own cost, with its steps: encoder (on the buffer's own length
+   for nano), prefill (grows with the buffer), decode (per token);
 3. the live path: ``--chunk`` pieces fed at real-time pace into a ``LiveSession``, whose worker
    thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live``.
    Per update: latency (``LiveUpdate.latency_s``: arrival of the newest chunk the run included →
@@ -17,8 +17,8 @@ Three measurements on the same audio (the example clips joined with short pauses
    the first update that includes it (a chunk that comes while the worker is busy waits for the
    rest of that run, then for the next). Tabled by buffer length: 0–5, 5–10, 10–15 s.
 
-The nano projector is untrained, so the text is junk, but the compute is the real one: each
-update decodes at most ``tail_tokens`` new tokens, whatever they say. Other processes inflate
+Each update decodes at most ``tail_tokens`` new tokens; the full runs decode until the model
+stops (or its length limit). Other processes inflate
 every figure: each section prints the share of the machine's CPU time they took meanwhile.
 """
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from tiny_models import speechlike, tiny_pipeline
 
-from tiny_audio import live
+from tiny_audio import audio_devices, live, live_display
 from tiny_audio.streaming import LiveSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,34 +64,34 @@ def update(model):
 def test_no_input_device_says_there_is_none():
     for devices, seen in ((HEADLESS, "only 2 output device(s)"), ([], "no audio device at all")):
         for requested in (None, "0", "HDMI"):
-            with pytest.raises(live.DeviceError) as error:
-                live.choose_input_device(devices, requested)
+            with pytest.raises(audio_devices.DeviceError) as error:
+                audio_devices.choose_input_device(devices, requested)
             assert str(error.value) == f"no audio input device found (PortAudio sees {seen})"
 
 
 def test_a_device_is_found_by_part_of_its_name_or_its_index():
-    assert live.choose_input_device(LAPTOP, "usb pnp") == 2
-    assert live.choose_input_device(LAPTOP, "PULSE") == 3
-    assert live.choose_input_device(LAPTOP, "default") == 4  # exact name wins over longer matches
-    assert live.choose_input_device(LAPTOP, "0") == 0
-    assert live.choose_input_device(LAPTOP, None, default=2) == 2
-    assert live.choose_input_device(LAPTOP, None, default=None) == 0
-    assert live.choose_input_device(LAPTOP, None, default=1) == 0  # an output-only default is no input
+    assert audio_devices.choose_input_device(LAPTOP, "usb pnp") == 2
+    assert audio_devices.choose_input_device(LAPTOP, "PULSE") == 3
+    assert audio_devices.choose_input_device(LAPTOP, "default") == 4  # exact name wins over longer matches
+    assert audio_devices.choose_input_device(LAPTOP, "0") == 0
+    assert audio_devices.choose_input_device(LAPTOP, None, default=2) == 2
+    assert audio_devices.choose_input_device(LAPTOP, None, default=None) == 0
+    assert audio_devices.choose_input_device(LAPTOP, None, default=1) == 0  # an output-only default is no input
 
 
 def test_an_unknown_device_lists_the_input_devices():
-    with pytest.raises(live.DeviceError) as error:
-        live.choose_input_device(LAPTOP, "Blue Yeti")
+    with pytest.raises(audio_devices.DeviceError) as error:
+        audio_devices.choose_input_device(LAPTOP, "Blue Yeti")
     message = str(error.value)
     assert "'Blue Yeti'" in message
     for index, name in ((0, "ALC3246 Analog"), (2, "USB PnP"), (3, "pulse"), (4, "default")):
         assert f"{index} '" in message and name in message
     assert "HDMI" not in message  # an output can not be recorded from
-    with pytest.raises(live.DeviceError, match="no input device with index 1; input devices: 0 "):
-        live.choose_input_device(LAPTOP, "1")
-    with pytest.raises(live.DeviceError, match="ambiguous: it matches 0 .*, 2 "):
-        live.choose_input_device(LAPTOP, "hw:")
-    assert live.choose_input_device(LAPTOP, "HDA Intel") == 0  # the HDMI namesake has no input
+    with pytest.raises(audio_devices.DeviceError, match="no input device with index 1; input devices: 0 "):
+        audio_devices.choose_input_device(LAPTOP, "1")
+    with pytest.raises(audio_devices.DeviceError, match="ambiguous: it matches 0 .*, 2 "):
+        audio_devices.choose_input_device(LAPTOP, "hw:")
+    assert audio_devices.choose_input_device(LAPTOP, "HDA Intel") == 0  # the HDMI namesake has no input
 
 
 def test_a_missing_device_ends_the_command_with_status_2_before_loading_a_model(monkeypatch, capsys):
@@ -123,8 +123,8 @@ def test_a_missing_device_ends_the_command_with_status_2_before_loading_a_model(
 
 def test_without_sounddevice_the_fix_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # makes `import sounddevice` raise ImportError
-    with pytest.raises(live.DeviceError, match="pip install sounddevice"):
-        live.import_sounddevice()
+    with pytest.raises(audio_devices.DeviceError, match="pip install sounddevice"):
+        audio_devices.import_sounddevice()
 
 
 def test_without_portaudio_the_command_names_libportaudio2_and_exits_2():
@@ -207,11 +207,11 @@ def test_the_loop_feeds_the_whole_file_and_its_final_run_matches_a_single_run(mo
 
 
 def test_stage_line_abbreviates_and_keeps_the_ends_when_narrow(update):
-    full = live.stage_line(update)
+    full = live_display.stage_line(update)
     assert full.startswith("rms/std  enc ") and " · stack " in full and " · post " in full and " · gen " in full
     rms = update.result.stages[0].rms
     assert f"enc {rms:.3g}/" in full
-    narrow = live.stage_line(update, width=60)
+    narrow = live_display.stage_line(update, width=60)
     assert len(narrow) <= 60 and narrow.startswith("rms/std  enc ") and " · post " in narrow
     assert " · stack " not in narrow
 
@@ -226,8 +226,8 @@ def test_html_page_is_replaced_atomically_with_both_figures(update, tmp_path, mo
         renames.append((Path(src), Path(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(live.os, "replace", replace)
-    live.write_html(update, page, heard_seconds=2.0)
+    monkeypatch.setattr(live_display.os, "replace", replace)
+    live_display.write_html(update, page, heard_seconds=2.0)
 
     [(src, dst)] = renames
     assert dst == page and src.parent == page.parent and src != page
@@ -244,9 +244,9 @@ def test_a_failed_html_write_keeps_the_previous_page(update, tmp_path, monkeypat
     page = tmp_path / "live.html"
     page.write_text("the previous page")
     # A page that can not be encoded fails half-way through writing the temp file.
-    monkeypatch.setattr(live, "render_html", lambda *a, **k: "<html>" + "\ud800")
+    monkeypatch.setattr(live_display, "render_html", lambda *a, **k: "<html>" + "\ud800")
     with pytest.raises(UnicodeEncodeError):
-        live.write_html(update, page)
+        live_display.write_html(update, page)
     assert page.read_text() == "the previous page"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["live.html"]
 

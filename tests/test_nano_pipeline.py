@@ -61,3 +61,19 @@ def test_cli_bad_input_is_one_clear_line(tmp_path):
     assert out.returncode == 1
     assert out.stderr.strip().startswith("error: 'fake.wav' is not a readable audio file")
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.integration
+def test_the_shipped_nano_model_transcribes_every_example_clip():
+    from tiny_audio import load_model
+    from tiny_audio.eval import normaliser
+    from tiny_audio.examples import example_clips
+
+    model = load_model()
+    assert model.projector_trained and "LoRA" in model.name
+    normalise = normaliser()
+    clips = example_clips()
+    assert len(clips) >= 3
+    for wav, reference in clips:
+        text = model.transcribe(wav, trace=False).text
+        assert normalise(text) == normalise(reference), (wav, text)

@@ -281,7 +281,7 @@ def evaluate(loss_fn, examples: list[Example], batch_size: int, modules: dict[st
 
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    """What a checkpoint keeps of a module: its trainable parameters and its buffers' names skipped."""
+    """What a checkpoint keeps of a module: its trainable parameters (frozen weights are not copied)."""
     return {name: p.detach().clone() for name, p in module.named_parameters() if p.requires_grad}
 
 

@@ -1,0 +1,148 @@
+"""How the local live demo shows its updates: lines redrawn in the terminal, and a
+self-refreshing HTML page with the stage plots."""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from .streaming import LiveSession, LiveUpdate
+
+HTML_REFRESH_S = 2
+TRANSCRIPT_LINES = 4  # the rolling transcript keeps the last few lines on screen
+
+# Short names for the stage line; other stages keep their first word.
+STAGE_ABBREVIATIONS = {
+    "encoder output": "enc",
+    "stacked": "stack",
+    "pre-norm": "pre",
+    "post-norm": "post",
+    "generated tokens": "gen",
+}
+
+
+def abbreviate(name: str) -> str:
+    return STAGE_ABBREVIATIONS.get(name, name.split()[0][:6])
+
+
+def stage_line(update: LiveUpdate, width: int = 1000) -> str:
+    """``rms/std  enc 1.25/1.25 · stack 1.23/1.23 · … · post 1/1``; when that is wider than the
+    terminal, only the encoder, the projector's output and the generated tokens stay."""
+    stages = list(update.result.stages)
+    if not stages:
+        return ""
+
+    def line(chosen) -> str:
+        return "rms/std  " + " · ".join(f"{abbreviate(s.name)} {s.rms:.3g}/{s.std:.3g}" for s in chosen)
+
+    full = line(stages)
+    if len(full) <= width:
+        return full
+    ends = [s for s in stages if s.name in ("encoder output", "generated tokens")]
+    projector_out = [s for s in stages if s.name not in ("encoder output", "generated tokens")][-1:]
+    short = line(ends[:1] + projector_out + ends[1:])
+    return short if len(short) <= width else short[: width - 1] + "…"
+
+
+def status_line(session: LiveSession, update: Optional[LiveUpdate]) -> str:
+    buffer = f"buffer {session.buffer.seconds:.1f}/{session.buffer.max_seconds:.0f} s"
+    if update is None:
+        return f"listening · {buffer} · heard {session.heard_seconds:.1f} s · waiting for speech"
+    if update.final:
+        return f"final run on the whole buffer ({update.buffer_seconds:.1f} s) took {update.latency_s:.2f} s"
+    return (
+        f"update {session.model_runs} · {buffer} · heard {session.heard_seconds:.1f} s · "
+        f"latency {update.latency_s:.2f} s on {update.buffer_seconds:.1f} s"
+    )
+
+
+class Screen:
+    """Redraws a block of lines in place with ANSI escapes (cursor up, clear to the end)."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.drawn = 0
+
+    def draw(self, lines: list[str]) -> None:
+        width = shutil.get_terminal_size().columns
+        # A line wider than the terminal would wrap and break the count of lines to go back over.
+        lines = [line if len(line) < width else line[: width - 2] + "…" for line in lines]
+        erase = f"\x1b[{self.drawn}F\x1b[J" if self.drawn else ""
+        self.out.write(erase + "\n".join(lines) + "\n")
+        self.out.flush()
+        self.drawn = len(lines)
+
+
+def screen_lines(session: LiveSession, update: Optional[LiveUpdate], width: int) -> list[str]:
+    lines = [status_line(session, update)]
+    if update is not None:
+        if update.result.notice:  # e.g. the untrained projector: the text is not a transcript
+            lines += textwrap.wrap(f"NOTICE: {update.result.notice}", width - 1)
+        lines.append(stage_line(update, width - 1))
+        wrapped = textwrap.wrap(update.text, width - 1) or ["…"]
+        lines += wrapped if update.final else wrapped[-TRANSCRIPT_LINES:]
+    return lines
+
+
+def render_html(update: LiveUpdate, heard_seconds: Optional[float] = None) -> str:
+    """A self-contained page: transcript, status, the stage histograms and the projector-vs-LLM
+    overlay (plotly.js inline, so it works offline), reloading itself every few seconds."""
+    import plotly.io as pio
+
+    from . import plots
+
+    figures = [plots.stage_histograms(update.result), plots.projector_vs_llm(update.result)]
+    divs = [
+        pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
+        for i, fig in enumerate(figures)
+    ]
+    kind = "final run on the whole buffer" if update.final else "latest update"
+    heard = f" ({heard_seconds:.1f} s heard)" if heard_seconds is not None else ""
+    status = (
+        f"{kind} · {update.buffer_seconds:.1f} s of audio{heard} · latency {update.latency_s:.2f} s · "
+        f"{time.strftime('%H:%M:%S')}"
+    )
+    notice = f'<p class="notice">{html.escape(update.result.notice)}</p>' if update.result.notice else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="{HTML_REFRESH_S}">
+<title>Projector Lab · live</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+.transcript {{ font-size: 1.3em; }} .status {{ color: #555; }} .notice {{ color: #8a5a00; }}
+</style>
+</head>
+<body>
+<h1>Projector Lab · live</h1>
+<p class="transcript">{html.escape(update.text) or "…"}</p>
+<p class="status">{html.escape(status)}</p>
+{notice}
+{"".join(divs)}
+</body>
+</html>
+"""
+
+
+def write_html(update: LiveUpdate, path: Path, heard_seconds: Optional[float] = None) -> None:
+    """Replace the page atomically: a browser reloading it never reads half a file."""
+    path = Path(path)
+    page = render_html(update, heard_seconds)
+    # Beside the target (os.replace must not cross file systems); created with the umask's
+    # permissions, unlike mkstemp's private 0600, so a web server can read the page too.
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(temp, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
