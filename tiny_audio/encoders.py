@@ -36,7 +36,8 @@ class SpeechEncoder:
     window: str = "full"  # Whisper only: "full" (30 s) or "trimmed" (just the audio)
 
     def compile(self) -> None:
-        """Fuse the encoder's kernels with torch.compile (dynamic shapes: clips vary in length)."""
+        """Fuse the encoder's kernels with torch.compile (dynamic shapes: clips vary in length).
+        Only the full-window path uses it; the trimmed path runs the layers one by one."""
         self.compiled = torch.compile(self.model, dynamic=True)
 
     @property

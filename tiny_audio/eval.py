@@ -8,7 +8,7 @@ Both systems read the same clips, and both use the same Whisper tiny.en encoder 
 Whisper's decoder is the natural anchor for what the projector + LLM make of them. Transcripts
 and references pass through Whisper's English text normaliser (numbers, spellings, punctuation,
 case) before scoring; WER is the corpus figure (edits over reference words) per group: each
-engine, each voice never used in training, and all clips.
+engine, the clips in voices never used in training (one group), and all clips.
 """
 
 from __future__ import annotations
@@ -163,6 +163,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--weights", type=Path, help="a training run's directory (default: the shipped nano weights)")
     args = parser.parse_args(argv)
 
+    from .loading import NANO_PROJECTOR
+
+    if args.weights and not (args.weights / NANO_PROJECTOR).is_file():
+        print(f"error: {args.weights} has no {NANO_PROJECTOR} (a finished python -m tiny_audio.train run)",
+              file=sys.stderr)
+        return 2
     if (args.data / "manifest.jsonl").is_file():
         clips = clips_from_dataset(args.data, args.split)
     elif args.data.is_dir():

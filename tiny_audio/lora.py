@@ -5,7 +5,8 @@ starting at zero so the model starts exactly as it was). Shipping saves only the
 matrices; loading merges them into the base weights (``W += scale · B @ A``), so inference runs
 the plain model at no extra cost.
 
-Adapter keys follow PEFT's naming: ``model.layers.3.self_attn.q_proj.lora_A.weight``.
+Adapter keys are the layer's name in the decoder plus PEFT-style suffixes
+(``model.layers.3.self_attn.q_proj.lora_A.weight``), without PEFT's ``base_model.model.`` prefix.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ class LoRALinear(nn.Module):
 
 def add_lora(model: nn.Module, rank: int = 8, alpha: float = 16.0, targets=DEFAULT_TARGETS) -> list[str]:
     """Wrap every linear layer whose name ends in one of ``targets``; freeze everything else.
-    Returns the wrapped layers' names."""
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
+    Returns the wrapped layers' names. A model wrapped already keeps its adapters as they are."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(".lora_" in name)
+    already = [name for name, module in model.named_modules() if isinstance(module, LoRALinear)]
+    if already:
+        return already
     wrapped = []
     for name, module in list(model.named_modules()):
         if isinstance(module, nn.Linear) and name.split(".")[-1] in targets:

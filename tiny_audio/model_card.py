@@ -5,8 +5,9 @@
 
 Copies ``nano_projector.safetensors`` and the LoRA adapter from the run, writes
 ``nano_eval.json`` (the WER table the app quotes), ``nano_loss.png`` (the loss curves) and
-``NANO_MODEL_CARD.md``. Every figure in the card is read from the run's own files (``args.json``,
-``loss.jsonl``), the dataset's manifest and the evaluation; nothing is typed in.
+``NANO_MODEL_CARD.md``. Every measured figure in the card (data, steps, time, losses, WER) is read
+from the run's own files (``args.json``, ``loss.jsonl``), the dataset's manifest and the
+evaluation; the fixed architecture and optimiser settings are stated in the text.
 """
 
 from __future__ import annotations
@@ -91,17 +92,24 @@ def wer_table(table: dict) -> str:
     return "\n".join(lines)
 
 
-def card(run: dict, data: dict, stages: dict, evaluation: dict) -> str:
+def card(run: dict, data: dict, stages: dict, evaluation: dict, lora: Optional[dict],
+         others: Optional[dict[str, dict]] = None) -> str:
     args, machine = run["args"], run["machine"]
     align, lm = stages.get("align", {}), stages.get("lm", {})
-    lora = f"rank {args['lora_rank']} on q/v" if args.get("lora_rank", "0") != "0" else "none"
+    lora = f"rank {lora['rank']} on {'/'.join(t.split('_')[0] for t in lora['targets'])}" if lora else ""
+    adapter = (f"and so is a LoRA adapter on the LLM ({lora}), merged into it at load." if lora
+               else "and the LLM is used as it is (no adapter).")
     engines = ", ".join(f"{k} {v}" for k, v in data["train_engines"].items())
+    comparisons = ""
+    if others:
+        comparisons = ("\n### Other runs on the same clips (ablations)\n\n"
+                       + "\n\n".join(f"**{name}**\n\n{wer_table(other['table'])}" for name, other in others.items()) + "\n")
     return f"""# nano: Whisper tiny.en + SwiGLU projector + SmolLM2-135M-Instruct
 
 The offline default model of Projector Lab. The encoder (Whisper tiny.en, trimmed window) and the
-LLM (SmolLM2-135M-Instruct) are frozen; the SwiGLU projector (k 5, hidden 1024) is trained, and
-so is a LoRA adapter on the LLM ({lora}), merged into it at load.
-Everything below is read from the run's files by `python -m tiny_audio.model_card`.
+LLM (SmolLM2-135M-Instruct) are frozen; the SwiGLU projector (k 5, hidden 1024) is trained,
+{adapter}
+The figures below are read from the run's files by `python -m tiny_audio.model_card`.
 
 ## Data
 Synthetic speech only: {data['train_clips']} training clips ({data['train_hours']} h; {engines}),
@@ -114,7 +122,7 @@ never used in training. No human speech: real voices, accents and rooms are unte
 | stage | what | steps | batch | peak lr | time | loss first → last 50 | validation loss |
 |---|---|---:|---:|---:|---:|---|---:|
 | 1 align | CTC onto the LLM's embedding matrix | {align.get('steps')} | {args['align_batch']} | {args['align_lr']} | {align.get('minutes')} min | {align.get('first_loss')} → {align.get('last_loss_mean50')} | {align.get('last_val_loss')} |
-| 2 lm | cross-entropy through the LLM, LoRA {lora} | {lm.get('steps')} | {args['lm_batch']} | {args['lm_lr']} | {lm.get('minutes')} min | {lm.get('first_loss')} → {lm.get('last_loss_mean50')} | {lm.get('last_val_loss')} |
+| 2 lm | cross-entropy through the LLM{", LoRA " + lora if lora else ""} | {lm.get('steps')} | {args['lm_batch']} | {args['lm_lr']} | {lm.get('minutes')} min | {lm.get('first_loss')} → {lm.get('last_loss_mean50')} | {lm.get('last_val_loss')} |
 
 AdamW (weight decay 0.01), 5 % linear warm-up then cosine decay to a tenth, gradient clipping at
 1.0; stage 2 in bfloat16 autocast: {args.get('bf16')}. Hardware: {machine['cpu']}, {machine['cores']}
@@ -127,10 +135,10 @@ Whisper's English normaliser on both sides; Whisper tiny.en decodes the same cli
 decoder (the same encoder weights, its native 30 s window).
 
 {wer_table(evaluation['table'])}
-"""
+{comparisons}"""
 
 
-def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path) -> list[Path]:
+def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optional[dict[str, Path]] = None) -> list[Path]:
     from .train import LossLog
 
     out.mkdir(parents=True, exist_ok=True)
@@ -140,6 +148,8 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path) -> list[Path]
             with atomic_path(out / name) as partial:
                 shutil.copyfile(run_dir / name, partial)
             written.append(out / name)
+        else:  # e.g. a projector-only run: an older adapter must not be merged with it
+            (out / name).unlink(missing_ok=True)
     evaluation = json.loads(eval_json.read_text())
     with atomic_path(out / "nano_eval.json") as partial:
         partial.write_text(json.dumps({"model": evaluation["model"], "table": evaluation["table"]}, indent=1))
@@ -148,7 +158,9 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path) -> list[Path]
     stages = {s: stage_summary(entries, s) for s in ("align", "lm")}
     run = json.loads((run_dir / "args.json").read_text())
     with atomic_path(out / "NANO_MODEL_CARD.md") as partial:
-        partial.write_text(card(run, data_summary(dataset), stages, evaluation))
+        adapter = json.loads((run_dir / "nano_lora.json").read_text()) if (run_dir / "nano_lora.json").is_file() else None
+        other_tables = {name: json.loads(Path(path).read_text()) for name, path in (others or {}).items()}
+        partial.write_text(card(run, data_summary(dataset), stages, evaluation, adapter, other_tables))
     return written + [out / "nano_eval.json", out / "nano_loss.png", out / "NANO_MODEL_CARD.md"]
 
 
@@ -160,8 +172,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--eval", type=Path, required=True, help="the --json file of python -m tiny_audio.eval")
     parser.add_argument("--out", type=Path, default=ASSETS)
+    parser.add_argument("--ablation", action="append", default=[], metavar="NAME=WER_JSON",
+                        help="another run's python -m tiny_audio.eval --json, tabled under NAME (repeatable)")
     args = parser.parse_args(argv)
-    for path in ship(args.run, args.dataset, args.eval, args.out):
+    others = dict(item.split("=", 1) for item in args.ablation)
+    for path in ship(args.run, args.dataset, args.eval, args.out, others):
         print(path)
     return 0
 

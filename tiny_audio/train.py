@@ -2,9 +2,10 @@
 
     python -m tiny_audio.dataset build --out data/nano --sentences 12000 --held-out 300
     python -m tiny_audio.encoder_cache data/nano
-    python -m tiny_audio.train data/nano --out runs/nano --align-steps 3000 --lm-steps 3000
+    python -m tiny_audio.train data/nano --out runs/nano --align-steps 900 --lm-steps 1800 --bf16
 
-Two stages, each resumable (a checkpoint every ``--save-every`` steps; rerun the same command):
+Two stages, each resumable (a checkpoint every ``--save-every`` steps; rerun the same command; a
+rerun with a larger step count goes on training, on the learning-rate schedule of the new count):
 
 1. **align** — CTC from projector frames onto the LLM's own vocabulary. Each output frame is
    scored against every row of the frozen input-embedding matrix by scaled cosine similarity,
@@ -19,8 +20,8 @@ The encoder's frames come from ``python -m tiny_audio.encoder_cache`` (computed 
 of the training split (``--val`` clips, chosen by id) is kept aside to watch the loss; the
 held-out split is never read here. Outputs in ``--out``: ``loss.jsonl`` (every step and every
 validation), ``align.pt`` / ``lm.pt`` (checkpoints), and at the end ``nano_projector.safetensors``
-and ``nano_lora.safetensors`` (float16) with ``nano_lora.json`` — copy them to ``assets/`` to
-ship them.
+and ``nano_lora.safetensors`` (float16) with ``nano_lora.json``. ``python -m tiny_audio.eval``
+scores them and ``python -m tiny_audio.model_card`` ships them into ``assets/``.
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def ctc_loss(projector: nn.Module, head: EmbeddingCTCHead, batch: list[Example])
 
 def align_vocabulary(examples: list[Example], stop_ids: set[int]) -> list[int]:
     """The tokens the training transcripts use (a full-vocabulary softmax costs 4-7x more and
-    the LM stage covers the rest), plus the end-of-turn tokens."""
+    the LM stage covers the rest), plus the end-of-turn tokens. Validation tokens outside it are
+    left out of their CTC targets, so the validation CTC loss is a little optimistic."""
     return sorted({t for e in examples for t in e.tokens} | stop_ids)
 
 
@@ -232,6 +234,7 @@ def run_stage(
             restore(module, state["modules"][key])
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
+        log.drop_after(config.name, step)  # steps logged after the checkpoint are run again
         if progress:
             print(f"[{config.name}] resumed at step {step}", file=sys.stderr)
     stream = batches(train, config.batch_size, config.seed)
@@ -309,6 +312,11 @@ class LossLog:
         with open(self.path, "a") as handle:
             handle.write(json.dumps(entry) + "\n")
 
+    def drop_after(self, stage: str, step: int) -> None:
+        entries = [e for e in self.read() if not (e["stage"] == stage and e["step"] > step)]
+        with atomic_path(self.path) as partial:
+            partial.write_text("".join(json.dumps(e) + "\n" for e in entries))
+
     def read(self) -> list[dict]:
         if not self.path.is_file():
             return []
@@ -372,6 +380,9 @@ def export(model: AudioLLM, out: Path, lora_rank: int) -> list[Path]:
     with atomic_path(out / "nano_projector.safetensors") as partial:
         save_file(projector, str(partial))
     written.append(out / "nano_projector.safetensors")
+    if not lora_rank:  # no adapter: one left from an earlier run must not be merged with this projector
+        for name in ("nano_lora.safetensors", "nano_lora.json"):
+            (out / name).unlink(missing_ok=True)
     if lora_rank:
         adapter = {k: v.to(torch.float16).contiguous() for k, v in lora_state_dict(model.decoder).items()}
         with atomic_path(out / "nano_lora.safetensors") as partial:

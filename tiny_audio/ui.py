@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Optional
@@ -68,20 +69,25 @@ class ModelStore:
         with lock:
             with self._guard:
                 if spec in self._models:  # loaded by the request this one waited for
+                    self._models.move_to_end(spec)
                     return self._models[spec]
             try:
                 model = self._loader(spec)
-            finally:
+            except BaseException:
                 with self._guard:
                     self._loading.pop(spec, None)
-            with self._guard:
+                raise
+            with self._guard:  # one step: a request arriving now finds the model, not a free lock
                 self._models[spec] = model
-                self._evict()
+                self._loading.pop(spec, None)
+                self._evict(keep=spec)
             return model
 
-    def _evict(self) -> None:
+    def _evict(self, keep: str) -> None:
+        """Drop least recently used models over capacity, never the default or the one just
+        loaded. A dropped model lives on while a request or a live session still holds it."""
         while len(self._models) > self.capacity:
-            victim = next((name for name in self._models if name != self.pinned), None)
+            victim = next((name for name in self._models if name not in (self.pinned, keep)), None)
             if victim is None:
                 return
             del self._models[victim]
@@ -166,10 +172,10 @@ KEEP_DOWNLOADS = 16
 def write_json(result: TranscriptionResult) -> str:
     """The run's statistics and histograms as a JSON file, written whole or not at all."""
     DOWNLOADS.mkdir(exist_ok=True)
-    runs = sorted((d for d in DOWNLOADS.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    runs = sorted(d for d in DOWNLOADS.iterdir() if d.is_dir())  # names start with the time: oldest first
     for old in runs[: max(0, len(runs) - KEEP_DOWNLOADS + 1)]:
         shutil.rmtree(old, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(dir=DOWNLOADS))
+    folder = Path(tempfile.mkdtemp(prefix=f"{time.time_ns():020d}-", dir=DOWNLOADS))
     final = folder / "projector_lab_trace.json"
     partial = folder / "projector_lab_trace.json.tmp"
     partial.write_text(json.dumps(result.to_dict(), indent=1))
