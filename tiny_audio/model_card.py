@@ -92,6 +92,21 @@ def wer_table(table: dict) -> str:
     return "\n".join(lines)
 
 
+def bar_text(table: dict) -> str:
+    """The bar the model was trained for, against this evaluation."""
+    from .eval import PIPER_BAR, WHISPER_RATIO_BAR
+
+    lines = []
+    if "piper" in table:
+        wer = table["piper"]["nano_wer"]
+        lines.append(f"- Piper clips: {100 * wer:.1f}% (bar ≤ {100 * PIPER_BAR:.0f}%: {'met' if wer <= PIPER_BAR else 'not met'})")
+    if "whisper_wer" in table["all"]:
+        ratio = table["all"]["nano_wer"] / max(table["all"]["whisper_wer"], 1e-9)
+        lines.append(f"- all clips: {ratio:.2f}× Whisper's WER (bar ≤ {WHISPER_RATIO_BAR}×: "
+                     f"{'met' if ratio <= WHISPER_RATIO_BAR else 'not met'})")
+    return "\n".join(lines)
+
+
 def card(run: dict, data: dict, stages: dict, evaluation: dict, lora: Optional[dict],
          others: Optional[dict[str, dict]] = None) -> str:
     args, machine = run["args"], run["machine"]
@@ -135,6 +150,8 @@ Whisper's English normaliser on both sides; Whisper tiny.en decodes the same cli
 decoder (the same encoder weights, its native 30 s window).
 
 {wer_table(evaluation['table'])}
+
+{bar_text(evaluation['table'])}
 {comparisons}"""
 
 
