@@ -22,13 +22,9 @@ from typing import Optional
 import torch
 
 from .audio import load_audio
+from .dataset import read_manifest
 from .encoders import SpeechEncoder, encoder_from_model
 from .weights.cache import atomic_path
-
-
-def read_manifest(path: Path) -> list[dict]:
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def shard_path(out: Path, index: int) -> Path:

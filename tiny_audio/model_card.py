@@ -69,7 +69,7 @@ def plot_losses(entries: list[dict], path: Path) -> None:
 
 
 def data_summary(dataset: Path) -> dict:
-    from .encoder_cache import read_manifest
+    from .dataset import read_manifest
 
     records = read_manifest(dataset / "manifest.jsonl")
     train = [r for r in records if r["split"] == "train"]
@@ -94,17 +94,9 @@ def wer_table(table: dict) -> str:
 
 def bar_text(table: dict) -> str:
     """The bar the model was trained for, against this evaluation."""
-    from .eval import PIPER_BAR, WHISPER_RATIO_BAR
+    from .eval import bar_lines
 
-    lines = []
-    if "piper" in table:
-        wer = table["piper"]["nano_wer"]
-        lines.append(f"- Piper clips: {100 * wer:.1f}% (bar ≤ {100 * PIPER_BAR:.0f}%: {'met' if wer <= PIPER_BAR else 'not met'})")
-    if "whisper_wer" in table["all"]:
-        ratio = table["all"]["nano_wer"] / max(table["all"]["whisper_wer"], 1e-9)
-        lines.append(f"- all clips: {ratio:.2f}× Whisper's WER (bar ≤ {WHISPER_RATIO_BAR}×: "
-                     f"{'met' if ratio <= WHISPER_RATIO_BAR else 'not met'})")
-    return "\n".join(lines)
+    return "\n".join(f"- {line}" for line in bar_lines(table))
 
 
 def card(run: dict, data: dict, stages: dict, evaluation: dict, lora: Optional[dict],

@@ -59,7 +59,8 @@ class Example:
 
 
 def load_examples(dataset: Path, cache: Path, tokenizer, split: str = "train") -> list[Example]:
-    from .encoder_cache import load_cache, read_manifest
+    from .dataset import read_manifest
+    from .encoder_cache import load_cache
 
     records = [r for r in read_manifest(dataset / "manifest.jsonl") if r["split"] == split]
     frames = load_cache(cache)
