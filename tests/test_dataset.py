@@ -122,7 +122,42 @@ def test_sentences_split_and_deduplicate_case_insensitively(tmp_path):
     assert [s.text for s in sentences] == [
         "A stitch in time saves nine.", "Doctor Who said so!", "He left at five.", "She stayed home.",
     ]  # fmt: skip
-    assert {s.origin for s in sentences} == {"quotes"}
+    assert {s.origin for s in sentences} == {"fortunes/quotes"}
+
+
+def write_wordnet(directory, examples):
+    """WordNet's data.* layout: a licence header indented by two spaces, then synset lines."""
+    directory.mkdir(exist_ok=True)
+    for pos in ("noun", "verb", "adj", "adv"):
+        lines = ['  1 This software and database is "provided as is" by Princeton.\n']
+        for i, (kind, gloss) in enumerate(examples):
+            if kind == pos:
+                lines.append(f"{i:08d} 05 {pos[0]} 01 word 0 000 | {gloss}  \n")
+        (directory / f"data.{pos}").write_text("".join(lines))
+    return directory
+
+
+def test_wordnet_examples_become_sentences_after_the_fortunes_and_never_reach_the_held_out_set(tmp_path):
+    fortunes = tmp_path / "fortunes"
+    fortunes.mkdir()
+    (fortunes / "quotes").write_text("The cat sat on the warm mat.\n%\nShe stayed home all day long.\n%\n")
+    held = next(f"The judge read verdict number {dataset.cardinal(i)} aloud."
+                for i in range(1000) if dataset.is_held_out(f"The judge read verdict number {dataset.cardinal(i)} aloud."))
+    wordnet = write_wordnet(tmp_path / "wordnet", [
+        ("noun", 'a domestic animal; "the cat sat on the warm mat"; "a close weave"'),
+        ("verb", 'move fast; "he ran to the store for 2 eggs"; "they performed a cappella"'),
+        ("adj", f'impartial; "{held[0].lower() + held[1:-1]}"'),
+        ("adv", 'quickly; "she answered the letter very quickly!"'),
+    ])  # fmt: skip
+    examples = list(dataset.wordnet_examples(wordnet))
+    assert ("noun", "a close weave") in examples and len(examples) == 6  # the licence's quotes are skipped
+    train, held_pool, corpus = dataset.training_pool(fortunes, wordnet, seed=0)
+    assert [s.origin for s in train[:2]] == ["fortunes/quotes"] * 2  # the fortunes first, then WordNet shuffled
+    assert sorted(s.origin for s in train[2:]) == ["wordnet/adv", "wordnet/verb"]
+    assert {s.text for s in train[2:]} == {"She answered the letter very quickly!", "He ran to the store for two eggs."}
+    assert held_pool == [] and corpus == 5  # the held-out example counts in the corpus but is used nowhere
+    without, _, _ = dataset.training_pool(fortunes, tmp_path / "missing", seed=0)
+    assert without == train[:2]
 
 
 def test_held_out_rule_is_fixed_stable_and_disjoint():
@@ -295,7 +330,8 @@ def fortunes(tmp_path_factory):
 def tiny_build(fortunes, tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
     records, stats = dataset.build(
-        out, sentences=6, held_out=2, seed=5, jobs=2, engines=("piper", "espeak-ng"), fortunes=fortunes, progress=False
+        out, sentences=6, held_out=2, seed=5, jobs=2, engines=("piper", "espeak-ng"), fortunes=fortunes, progress=False,
+        wordnet=None,
     )
     return out, records, stats
 
@@ -341,7 +377,8 @@ def test_a_killed_build_resumes_without_trusting_partial_files(tiny_build, tmp_p
     assert wav_frames(truncated) is None and wav_frames(clips / f"{records[2]['id']}.wav") == records[2]["samples"]
 
     again, stats = dataset.build(
-        copy, sentences=6, held_out=2, seed=5, jobs=1, engines=("piper", "espeak-ng"), fortunes=fortunes, progress=False
+        copy, sentences=6, held_out=2, seed=5, jobs=1, engines=("piper", "espeak-ng"), fortunes=fortunes, progress=False,
+        wordnet=None,
     )
     assert (stats["rendered"], stats["reused"]) == (2, 6)
     assert not leftover.exists() and again == records
@@ -360,6 +397,6 @@ def test_wav_check_refuses_foreign_formats(tmp_path):
 
 
 def test_cli_reports_the_sentences(fortunes, capsys):
-    assert dataset.main(["sentences", "--fortunes", str(fortunes)]) == 0
+    assert dataset.main(["sentences", "--fortunes", str(fortunes), "--wordnet", "/nonexistent"]) == 0
     assert "150 distinct sentences" in capsys.readouterr().out
     assert dataset.main(["build", "--out", "/nonexistent", "--engines", "nothing"]) == 2

@@ -215,3 +215,64 @@ def test_eval_refuses_a_weights_folder_without_a_projector(tmp_path, capsys):
 
     assert evaluation.main([str(tmp_path), "--weights", str(tmp_path)]) == 2
     assert "has no nano_projector.safetensors" in capsys.readouterr().err
+
+
+def test_frame_masking_zeroes_bounded_spans_reproducibly_and_leaves_the_cache_alone():
+    frames = torch.ones(500, 384, dtype=torch.float16)  # 10 s at 50 frames per second
+    example = Example("clip", frames, [1, 2])
+    masking = train.FrameMasking()
+    masked = masking(example, torch.Generator().manual_seed(7))
+    again = masking(example, torch.Generator().manual_seed(7))
+    assert torch.equal(masked.frames, again.frames) and masked.tokens == [1, 2]
+    assert torch.equal(frames, torch.ones(500, 384, dtype=torch.float16))  # the cached tensor is untouched
+    zero_rows = (masked.frames == 0).all(dim=1).sum().item()
+    zero_columns = (masked.frames == 0).all(dim=0).sum().item()
+    assert 0 < zero_rows <= 10 * masking.time_width  # one mask per second, each at most time_width
+    assert 0 < zero_columns <= masking.channel_masks * masking.channel_width
+    other = masking(example, torch.Generator().manual_seed(8))
+    assert not torch.equal(masked.frames, other.frames)
+
+
+class _Offset(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+
+def test_keeping_the_best_step_ends_on_the_lowest_validation_loss(tmp_path):
+    """Training pulls w towards +1 while validation wants -1: the best step is the start."""
+    module = _Offset()
+    fit = [Example(f"t{i}", torch.zeros(1, 1), [1]) for i in range(4)]
+    val = [Example("v", torch.zeros(1, 1), [-1])]
+
+    def loss_of(m):
+        return lambda batch: sum((m.w - e.tokens[0]).pow(2).sum() for e in batch) / len(batch)
+
+    log = train.LossLog(tmp_path / "loss.jsonl")
+    config = StageConfig("x", steps=10, batch_size=2, lr=0.1, warmup=1, save_every=5, val_every=5)
+    train.run_stage(config, {"m": module}, loss_of(module), fit, val, tmp_path, log, progress=False)
+    assert [e["step"] for e in log.read() if "val_loss" in e] == [0, 5, 10]
+    assert module.w.item() == 0.0  # back at step 0, where validation was lowest
+    last = _Offset()
+    config.keep = "last"
+    train.run_stage(config, {"m": last}, loss_of(last), fit, val, tmp_path / "last",
+                    train.LossLog(tmp_path / "last.jsonl"), progress=False)
+    assert last.w.item() > 0.5
+
+
+def test_a_warm_start_reads_another_run_s_exported_projector_and_adapter(tmp_path):
+    torch.manual_seed(0)
+    trained = tiny_pipeline()
+    add_lora(trained.decoder, rank=2, alpha=train.LORA_ALPHA_PER_RANK * 2)
+    with torch.no_grad():
+        for name, p in list(trained.decoder.named_parameters()) + list(trained.projector.named_parameters()):
+            if "lora_B" in name or "down_proj" in name:
+                p.normal_(0, 0.3)
+    train.export(trained, tmp_path, lora_rank=2)
+    fresh = tiny_pipeline()
+    train.warm_start(fresh, tmp_path, lora_rank=2)
+    assert torch.allclose(fresh.projector.down_proj.weight, trained.projector.down_proj.weight, atol=1e-3)
+    expected, loaded = lora_state_dict(trained.decoder), lora_state_dict(fresh.decoder)
+    assert expected.keys() == loaded.keys() and all(torch.allclose(expected[k], loaded[k], atol=1e-3) for k in expected)
+    with pytest.raises(ValueError, match="rank-4"):
+        train.warm_start(tiny_pipeline(), tmp_path, lora_rank=4)

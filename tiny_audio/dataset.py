@@ -54,6 +54,9 @@ from .audio import resample
 
 SAMPLE_RATE = 16_000
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
+WORDNET_DIR = Path("/usr/share/wordnet")
+# WordNet's shorter usage examples are phrases ("a close weave"), not sentences.
+WORDNET_MIN_WORDS = 5
 # Not prose: pictures, Latin/French one-liners, Perl code.
 SKIP_FILES = {"ascii-art", "translate-me", "perl"}
 MIN_WORDS, MAX_WORDS = 3, 25
@@ -320,8 +323,8 @@ def is_held_out(text: str) -> bool:
 @dataclass(frozen=True)
 class Sentence:
     text: str  # spoken form: what is read and what the model learns to write
-    source: str  # the sentence as the fortune file has it
-    origin: str  # fortune file name
+    source: str  # the sentence as its source has it
+    origin: str  # "fortunes/<file>" or "wordnet/<part of speech>"
 
 
 def extract_sentences(entries: Iterable[tuple[str, str]]) -> list[Sentence]:
@@ -335,7 +338,32 @@ def extract_sentences(entries: Iterable[tuple[str, str]]) -> list[Sentence]:
         for source in split_sentences(prose):
             text = spoken_form(source)
             if text is not None:
-                seen.setdefault(sentence_key(text), Sentence(text, source, origin))
+                seen.setdefault(sentence_key(text), Sentence(text, source, f"fortunes/{origin}"))
+    return [seen[key] for key in sorted(seen)]
+
+
+def wordnet_examples(directory: Path = WORDNET_DIR) -> Iterator[tuple[str, str]]:
+    """(part of speech, usage example) for every quoted example in WordNet's glosses
+    (``apt-get install wordnet-base``): "he imagined a seraphic presence in the room"."""
+    for pos in ("noun", "verb", "adj", "adv"):
+        for line in (directory / f"data.{pos}").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line[:1].isdigit() and " | " in line:  # synset lines; the licence header starts with spaces
+                for example in re.findall(r'"([^"]+)"', line.split(" | ", 1)[1]):
+                    yield pos, example
+
+
+def example_sentences(examples: Iterable[tuple[str, str]], exclude: Iterable[str] = ()) -> list[Sentence]:
+    """Distinct speakable usage examples of at least ``WORDNET_MIN_WORDS`` words, as sentences
+    (first letter capitalised, a final period added), minus the keys in ``exclude``; by key."""
+    seen: dict[str, Sentence] = {}
+    excluded = set(exclude)
+    for pos, example in examples:
+        source = " ".join(example.split()).rstrip(" ,;:")
+        if len(source.split()) < WORDNET_MIN_WORDS:
+            continue
+        text = spoken_form(source[0].upper() + source[1:] + ("" if source[-1] in ".!?" else "."))
+        if text is not None and sentence_key(text) not in excluded:
+            seen.setdefault(sentence_key(text), Sentence(text, source, f"wordnet/{pos}"))
     return [seen[key] for key in sorted(seen)]
 
 
@@ -345,6 +373,21 @@ def corpus_splits(sentences: list[Sentence], seed: int) -> tuple[list[Sentence],
     train = [s for s in sentences if not is_held_out(s.text)]
     random.Random(seed).shuffle(train)
     return train, held
+
+
+def training_pool(fortunes: Path, wordnet: Path | None, seed: int) -> tuple[list[Sentence], list[Sentence], int]:
+    """(training pool, held-out pool, corpus size). The fortunes come first, then WordNet's
+    examples where installed: a build of N sentences is the same whether WordNet is there or
+    not, and a larger one adds WordNet sentences after all the fortunes. The held-out pool is
+    the fortunes' alone (so the held-out set stays put); WordNet sentences that fall under the
+    held-out rule are used nowhere."""
+    corpus = extract_sentences(fortune_entries(fortunes))
+    train, held = corpus_splits(corpus, seed)
+    if wordnet is not None and wordnet.is_dir():
+        examples = example_sentences(wordnet_examples(wordnet), exclude=(sentence_key(s.text) for s in corpus))
+        extra, _ = corpus_splits(examples, seed)
+        train, corpus = train + extra, corpus + examples
+    return train, held, len(corpus)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -521,7 +564,7 @@ def plan_clips(train: list[Sentence], held_out: list[Sentence], seed: int, engin
                 "split": split,
                 "text": sentence.text,
                 "source": sentence.source,
-                "origin": f"fortunes/{sentence.origin}",
+                "origin": sentence.origin,
                 "engine": engine,
                 "voice": voice,
                 "unseen_voice": unseen,
@@ -697,6 +740,7 @@ def build(
     engines: Iterable[str] = tts.ENGINES,
     fortunes: Path = FORTUNE_DIR,
     progress: bool = True,
+    wordnet: Path | None = WORDNET_DIR,
 ) -> tuple[list[dict], dict]:
     """Build (or finish building) a data set in ``out``; returns (manifest records, statistics)."""
     engines = tuple(engines)
@@ -704,19 +748,19 @@ def build(
         tts.check_engine(engine)
     if not fortunes.is_dir():
         raise FileNotFoundError(f"no fortune databases in {fortunes}: apt-get install -y fortunes fortunes-min")
-    corpus = extract_sentences(fortune_entries(fortunes))
-    train, held = corpus_splits(corpus, seed)
+    train, held, corpus = training_pool(fortunes, wordnet, seed)
     if len(train) < sentences or len(held) < held_out:
+        hint = "" if wordnet is None or wordnet.is_dir() else " (apt-get install -y wordnet-base adds WordNet's examples)"
         raise ValueError(
             f"asked for {sentences} training + {held_out} held-out sentences; "
-            f"{fortunes} gives {len(train)} + {len(held)}"
+            f"the corpus gives {len(train)} + {len(held)}{hint}"
         )
     records = plan_clips(train[:sentences], held[:held_out], seed, engines)
     out.mkdir(parents=True, exist_ok=True)
     stats = render_all(records, out, jobs, progress)
     done = [r for r in records if r["samples"]]
     write_manifest(out / "manifest.jsonl", done)
-    stats.update(corpus=len(corpus), train_pool=len(train), held_out_pool=len(held), clips=len(done))
+    stats.update(corpus=corpus, train_pool=len(train), held_out_pool=len(held), clips=len(done))
     return done, stats
 
 
@@ -777,6 +821,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sentences = commands.add_parser("sentences", help="count (and optionally write) the available sentences")
     sentences.add_argument("--fortunes", type=Path, default=FORTUNE_DIR)
+    sentences.add_argument("--wordnet", type=Path, default=WORDNET_DIR, help="WordNet's dict directory")
     sentences.add_argument("--seed", type=int, default=0)
     sentences.add_argument("--out", type=Path, help="write them as JSON lines (text, source, origin, split)")
 
@@ -788,6 +833,8 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes (default: all cores)")
     build_cmd.add_argument("--engines", default=",".join(tts.ENGINES), help="comma-separated subset of the engines")
     build_cmd.add_argument("--fortunes", type=Path, default=FORTUNE_DIR, help="directory of fortune files")
+    build_cmd.add_argument("--wordnet", type=Path, default=WORDNET_DIR,
+                           help="WordNet's dict directory: its usage examples follow the fortunes")
 
     regen = commands.add_parser("regenerate", help="render a manifest's clips again from their recorded settings")
     regen.add_argument("manifest", type=Path)
@@ -798,11 +845,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "sentences":
-            corpus = extract_sentences(fortune_entries(args.fortunes))
-            train, held = corpus_splits(corpus, args.seed)
-            print(f"{len(corpus)} distinct sentences: {len(train)} for training, {len(held)} held out")
-            for origin, count in Counter(s.origin for s in corpus).most_common():
-                print(f"  {origin:14s} {count:6d}")
+            train, held, corpus = training_pool(args.fortunes, args.wordnet, args.seed)
+            print(f"{corpus} distinct sentences: {len(train)} for training, {len(held)} held out")
+            for origin, count in Counter(s.origin for s in train + held).most_common():
+                print(f"  {origin:22s} {count:6d}")
             if args.out:
                 rows = [{**vars(s), "split": "train"} for s in train] + [{**vars(s), "split": "held-out"} for s in held]
                 write_manifest(args.out, rows)
@@ -810,7 +856,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             engines = [e.strip() for e in args.engines.split(",") if e.strip()]
             records, stats = build(
-                args.out, args.sentences, args.held_out, args.seed, args.jobs, engines, args.fortunes
+                args.out, args.sentences, args.held_out, args.seed, args.jobs, engines, args.fortunes,
+                wordnet=args.wordnet,
             )
             print(
                 f"{stats['corpus']} sentences available ({stats['train_pool']} training, {stats['held_out_pool']} held-out pool)"
