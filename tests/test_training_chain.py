@@ -63,19 +63,27 @@ def test_exported_weights_load_as_nano_and_eval_scores_them_beside_whisper(chain
     assert all(0 <= result["table"]["all"][f"{name}_wer"] for name in ("nano", "whisper"))
 
 
-def test_a_run_ships_with_its_card_and_the_app_quotes_its_measured_wer(chain, tmp_path):
+def test_a_run_that_goes_on_from_another_ships_with_its_card_and_the_app_quotes_its_wer(chain, tmp_path):
     data, run = chain
+    more = tmp_path / "more"  # a second lm run from the first one's weights, with frame masking
+    assert train.main([str(data), "--out", str(more), "--stage", "lm", "--init", str(run), "--mask",
+                       "--lm-steps", "4", "--lm-batch", "4", "--val", "2", "--save-every", "2", "--lora-rank", "4"]) == 0
+    vals = [e for e in train.LossLog(more / "loss.jsonl").read() if "val_loss" in e]
+    assert [e["step"] for e in vals] == [0, 2, 4]  # from the first run's weights, then every 2 steps
     report = tmp_path / "wer.json"
-    assert evaluation.main([str(data), "--weights", str(run), "--json", str(report), "--no-whisper"]) == 0
+    assert evaluation.main([str(data), "--weights", str(more), "--json", str(report), "--no-whisper"]) == 0
     assets = tmp_path / "assets"
-    assert model_card.main([str(run), "--dataset", str(data), "--eval", str(report), "--out", str(assets)]) == 0
+    assert model_card.main([str(more), "--dataset", str(data), "--eval", str(report), "--out", str(assets)]) == 0
     assert sorted(p.name for p in assets.iterdir()) == sorted(
         ["NANO_MODEL_CARD.md", "nano_eval.json", "nano_loss.png", *model_card.WEIGHTS])
     assert (assets / "nano_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (assets / "NANO_MODEL_CARD.md").read_text()
     wer = json.loads(report.read_text())["table"]["all"]["nano_wer"]
     assert "| all | 2 |" in text and f"{100 * wer:.1f}%" in text
-    assert "| 1 align | CTC onto the LLM's embedding matrix | 30 |" in text
+    assert f"| {run.name} | 1 align | CTC onto the LLM's embedding matrix | 6 | 30 |" in text
+    kept = min(vals, key=lambda e: (e["val_loss"], e["step"]))
+    assert f"| {more.name} | 2 lm | cross-entropy through the LLM, LoRA rank 4 on q/v, from {run.name} step " in text
+    assert "| 4 | 4 | 0.0005 | yes |" in text and f"{kept['val_loss']} (step {kept['step']}) |" in text
 
     model = loading.load_nano(weights=assets)
     assert model.projector_trained and model.notice.startswith("Trained on synthetic text-to-speech only")

@@ -17,6 +17,7 @@ import json
 import shutil
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -25,8 +26,39 @@ from .weights.cache import atomic_path
 WEIGHTS = ("nano_projector.safetensors", "nano_lora.safetensors", "nano_lora.json")
 
 
-def stage_summary(entries: list[dict], stage: str) -> dict:
-    """Steps, wall time (summed over resumed segments), first and last losses of one stage."""
+@dataclass
+class Run:
+    """One ``python -m tiny_audio.train`` run: its arguments, machine, data counts and loss log."""
+
+    name: str
+    args: dict
+    machine: dict
+    data: dict
+    entries: list[dict]
+
+    @property
+    def init(self) -> Optional[Path]:
+        value = self.args.get("init")
+        return Path(value) if value not in (None, "None") else None
+
+
+def run_chain(run_dir: Path) -> list[Run]:
+    """The run and the runs it went on from (``--init``), oldest first."""
+    from .train import LossLog
+
+    chain: list[Run] = []
+    path: Optional[Path] = run_dir
+    while path is not None:
+        info = json.loads((path / "args.json").read_text())
+        run = Run(path.name, info["args"], info["machine"], info.get("data", {}), LossLog(path / "loss.jsonl").read())
+        chain.insert(0, run)
+        path = run.init
+    return chain
+
+
+def stage_summary(entries: list[dict], stage: str, keep: str = "last") -> dict:
+    """Steps, wall time (summed over resumed segments), first and last losses of one stage, and
+    the validated step the run kept (``--keep``: the lowest validation loss, or the last)."""
     steps = [e for e in entries if e["stage"] == stage and "loss" in e]
     if not steps:
         return {}
@@ -38,31 +70,43 @@ def stage_summary(entries: list[dict], stage: str) -> dict:
     seconds += segment
     tail = [e["loss"] for e in steps[-50:]]
     vals = [e for e in entries if e["stage"] == stage and "val_loss" in e]
+    kept = (min(vals, key=lambda e: (e["val_loss"], e["step"])) if keep == "best" else vals[-1]) if vals else {}
     return {"steps": steps[-1]["step"], "minutes": round(seconds / 60, 1),
             "first_loss": steps[0]["loss"], "last_loss_mean50": round(sum(tail) / len(tail), 3),
-            "last_val_loss": vals[-1]["val_loss"] if vals else None}
+            "kept_step": kept.get("step", steps[-1]["step"]), "kept_val_loss": kept.get("val_loss")}
 
 
-def plot_losses(entries: list[dict], path: Path) -> None:
-    """Training loss (moving average over 25 steps) and validation loss, one panel per stage."""
+def plot_losses(chain: list[Run], path: Path) -> None:
+    """Training loss (moving average over 25 steps) and validation loss, one panel per stage; a
+    run that went on from another is drawn from the step it started from, in its own colour."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     titles = {"align": "stage 1: CTC onto the LLM's embeddings", "lm": "stage 2: LLM cross-entropy (LoRA)"}
-    stages = [s for s in ("align", "lm") if any(e["stage"] == s for e in entries)]
+    stages = [s for s in ("align", "lm") if any(e["stage"] == s for run in chain for e in run.entries)]
     figure = make_subplots(rows=1, cols=len(stages), subplot_titles=[titles[s] for s in stages])
+    colours = [("#1f77b4", "#d62728"), ("#2ca02c", "#9467bd"), ("#ff7f0e", "#8c564b"), ("#17becf", "#e377c2")]
     for column, stage in enumerate(stages, 1):
-        steps = [e for e in entries if e["stage"] == stage and "loss" in e]
-        x = [e["step"] for e in steps]
-        losses = [e["loss"] for e in steps]
-        smooth = [sum(losses[max(0, i - 24) : i + 1]) / len(losses[max(0, i - 24) : i + 1]) for i in range(len(losses))]
-        figure.add_trace(go.Scatter(x=x, y=smooth, name=f"{stage} train", line={"color": "#1f77b4"}), 1, column)
-        vals = [e for e in entries if e["stage"] == stage and "val_loss" in e]
-        figure.add_trace(go.Scatter(x=[e["step"] for e in vals], y=[e["val_loss"] for e in vals],
-                                    mode="lines+markers", name=f"{stage} validation", line={"color": "#d62728"}), 1, column)
+        offset = 0
+        for index, run in enumerate(chain):
+            steps = [e for e in run.entries if e["stage"] == stage and "loss" in e]
+            if not steps:
+                continue
+            train_colour, val_colour = colours[index % len(colours)]
+            label = f"{run.name} {stage}" if len(chain) > 1 else stage
+            x = [offset + e["step"] for e in steps]
+            losses = [e["loss"] for e in steps]
+            smooth = [sum(losses[max(0, i - 24) : i + 1]) / len(losses[max(0, i - 24) : i + 1])
+                      for i in range(len(losses))]
+            figure.add_trace(go.Scatter(x=x, y=smooth, name=f"{label} train", line={"color": train_colour}), 1, column)
+            vals = [e for e in run.entries if e["stage"] == stage and "val_loss" in e]
+            figure.add_trace(go.Scatter(x=[offset + e["step"] for e in vals], y=[e["val_loss"] for e in vals],
+                                        mode="lines+markers", name=f"{label} validation", line={"color": val_colour}),
+                             1, column)
+            offset += stage_summary(run.entries, stage, run.args.get("keep", "last"))["kept_step"]
         figure.update_xaxes(title_text="step", row=1, col=column)
         figure.update_yaxes(title_text="loss", type="log", row=1, col=column)
-    figure.update_layout(width=1000, height=380, template="plotly_white", margin={"t": 40, "b": 40, "l": 60, "r": 20},
+    figure.update_layout(width=1000, height=400, template="plotly_white", margin={"t": 40, "b": 40, "l": 60, "r": 20},
                          legend={"orientation": "h", "y": -0.2})
     with atomic_path(path) as partial:
         figure.write_image(str(partial), format="png")
@@ -77,6 +121,7 @@ def data_summary(dataset: Path) -> dict:
     return {"train_clips": len(train), "held_out_clips": len(held),
             "train_hours": round(sum(r["duration"] for r in train) / 3600, 2),
             "train_engines": dict(Counter(r["engine"] for r in train).most_common()),
+            "train_sources": dict(Counter(r["origin"].split("/")[0] for r in train).most_common()),
             "held_out_engines": dict(Counter(r["engine"] for r in held).most_common()),
             "held_out_unseen_voice": sum(1 for r in held if r.get("unseen_voice"))}
 
@@ -99,14 +144,41 @@ def bar_text(table: dict) -> str:
     return "\n".join(f"- {line}" for line in bar_lines(table))
 
 
-def card(run: dict, data: dict, stages: dict, evaluation: dict, lora: Optional[dict],
+def training_rows(chain: list[Run], lora: str) -> list[str]:
+    """One table row per stage of each run in the chain."""
+    what = {"align": "CTC onto the LLM's embedding matrix",
+            "lm": "cross-entropy through the LLM" + (f", LoRA {lora}" if lora else "")}
+    rows, previous = [], None
+    for run in chain:
+        keep = run.args.get("keep", "last")
+        for stage in ("align", "lm"):
+            summary = stage_summary(run.entries, stage, keep)
+            if not summary:
+                continue
+            number = "1" if stage == "align" else "2"
+            start = f", from {previous}" if stage == "lm" and run.init else ""
+            masking = "yes" if run.args.get("mask") == "True" and stage == "lm" else "no"
+            val = summary["kept_val_loss"]
+            kept = f"{val} (step {summary['kept_step']})" if val is not None else "—"
+            rows.append(
+                f"| {run.name} | {number} {stage} | {what[stage]}{start} | {run.data.get('train_clips', '—')} "
+                f"| {summary['steps']} | {run.args[f'{stage}_batch']} | {run.args[f'{stage}_lr']} | {masking} "
+                f"| {summary['minutes']} min | {summary['first_loss']} → {summary['last_loss_mean50']} | {kept} |")
+            previous = f"{run.name} step {summary['kept_step']}"
+    return rows
+
+
+def card(chain: list[Run], data: dict, evaluation: dict, lora: Optional[dict],
          others: Optional[dict[str, dict]] = None) -> str:
-    args, machine = run["args"], run["machine"]
-    align, lm = stages.get("align", {}), stages.get("lm", {})
+    last = chain[-1]
     lora = f"rank {lora['rank']} on {'/'.join(t.split('_')[0] for t in lora['targets'])}" if lora else ""
     adapter = (f"and so is a LoRA adapter on the LLM ({lora}), merged into it at load." if lora
                else "and the LLM is used as it is (no adapter).")
     engines = ", ".join(f"{k} {v}" for k, v in data["train_engines"].items())
+    sources = {"fortunes": "Debian's fortune databases", "wordnet": "WordNet's usage examples"}
+    text_sources = " and ".join(f"{sources.get(k, k)} ({v})" for k, v in data["train_sources"].items())
+    minutes = round(sum(stage_summary(run.entries, s).get("minutes", 0) for run in chain for s in ("align", "lm")), 1)
+    rows = "\n".join(training_rows(chain, lora))
     comparisons = ""
     if others:
         comparisons = ("\n### Other runs on the same clips (ablations)\n\n"
@@ -116,24 +188,26 @@ def card(run: dict, data: dict, stages: dict, evaluation: dict, lora: Optional[d
 The offline default model of Projector Lab. The encoder (Whisper tiny.en, trimmed window) and the
 LLM (SmolLM2-135M-Instruct) are frozen; the SwiGLU projector (k 5, hidden 1024) is trained,
 {adapter}
-The figures below are read from the run's files by `python -m tiny_audio.model_card`.
+The figures below are read from the runs' files by `python -m tiny_audio.model_card`.
 
 ## Data
 Synthetic speech only: {data['train_clips']} training clips ({data['train_hours']} h; {engines}),
-sentences from Debian's fortune databases written out as spoken, augmented (speed, gain, noise,
-telephone band, reverb); built by `python -m tiny_audio.dataset`. Held out: {data['held_out_clips']}
-clips of sentences never used in training, {data['held_out_unseen_voice']} of them in voices
+one per sentence, sentences from {text_sources}, written out as spoken, augmented (speed, gain,
+noise, telephone band, reverb); built by `python -m tiny_audio.dataset`. Held out: {data['held_out_clips']}
+clips of fortune sentences never used in training, {data['held_out_unseen_voice']} of them in voices
 never used in training. No human speech: real voices, accents and rooms are untested.
 
 ## Training (`python -m tiny_audio.train`)
-| stage | what | steps | batch | peak lr | time | loss first → last 50 | validation loss |
-|---|---|---:|---:|---:|---:|---|---:|
-| 1 align | CTC onto the LLM's embedding matrix | {align.get('steps')} | {args['align_batch']} | {args['align_lr']} | {align.get('minutes')} min | {align.get('first_loss')} → {align.get('last_loss_mean50')} | {align.get('last_val_loss')} |
-| 2 lm | cross-entropy through the LLM{", LoRA " + lora if lora else ""} | {lm.get('steps')} | {args['lm_batch']} | {args['lm_lr']} | {lm.get('minutes')} min | {lm.get('first_loss')} → {lm.get('last_loss_mean50')} | {lm.get('last_val_loss')} |
+{"A run that goes on from another (`--init`) starts from the weights that run kept." if len(chain) > 1 else ""}
+| run | stage | what | clips | steps | batch | peak lr | frame masking | time | loss first → last 50 | validation loss (step kept) |
+|---|---|---|---:|---:|---:|---:|---|---:|---|---:|
+{rows}
 
-AdamW (weight decay 0.01), 5 % linear warm-up then cosine decay to a tenth, gradient clipping at
-1.0; stage 2 in bfloat16 autocast: {args.get('bf16')}. Hardware: {machine['cpu']}, {machine['cores']}
-cores, torch {machine['torch']} on the {machine['device'].upper()}.
+{minutes} min of training in all. AdamW (weight decay 0.01), 5 % linear warm-up then cosine decay
+to a tenth, gradient clipping at 1.0; stage 2 in bfloat16 autocast: {last.args.get('bf16')}. Frame
+masking: zeroed time spans (at most 0.1 s, one a second) and channel bands of the encoder's output.
+Validation: {last.data.get('val_clips', 200)} training-split clips kept out of training. Hardware:
+{last.machine['cpu']}, {last.machine['cores']} cores, torch {last.machine['torch']} on the {last.machine['device'].upper()}.
 
 ![loss curves](nano_loss.png)
 
@@ -148,8 +222,6 @@ decoder (the same encoder weights, its native 30 s window).
 
 
 def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optional[dict[str, Path]] = None) -> list[Path]:
-    from .train import LossLog
-
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in WEIGHTS:
@@ -162,14 +234,12 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optio
     evaluation = json.loads(eval_json.read_text())
     with atomic_path(out / "nano_eval.json") as partial:
         partial.write_text(json.dumps({"model": evaluation["model"], "table": evaluation["table"]}, indent=1))
-    entries = LossLog(run_dir / "loss.jsonl").read()
-    plot_losses(entries, out / "nano_loss.png")
-    stages = {s: stage_summary(entries, s) for s in ("align", "lm")}
-    run = json.loads((run_dir / "args.json").read_text())
+    chain = run_chain(run_dir)
+    plot_losses(chain, out / "nano_loss.png")
     with atomic_path(out / "NANO_MODEL_CARD.md") as partial:
         adapter = json.loads((run_dir / "nano_lora.json").read_text()) if (run_dir / "nano_lora.json").is_file() else None
         other_tables = {name: json.loads(Path(path).read_text()) for name, path in (others or {}).items()}
-        partial.write_text(card(run, data_summary(dataset), stages, evaluation, adapter, other_tables))
+        partial.write_text(card(chain, data_summary(dataset), evaluation, adapter, other_tables))
     return written + [out / "nano_eval.json", out / "nano_loss.png", out / "NANO_MODEL_CARD.md"]
 
 

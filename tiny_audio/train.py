@@ -517,7 +517,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"{len(train)} training clips, {len(val)} for validation", file=sys.stderr)
     log = LossLog(args.out / "loss.jsonl")
     (args.out / "args.json").write_text(json.dumps(
-        {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine()}, indent=1))
+        {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(),
+         "data": {"train_clips": len(train), "val_clips": len(val)}}, indent=1))
     common = dict(save_every=args.save_every, val_every=args.save_every, seed=args.seed, keep=args.keep)
     if args.init and args.stage != "lm":
         parser.error("--init goes with --stage lm")
