@@ -95,3 +95,14 @@ def test_the_shipped_nano_model_transcribes_the_example_clip(shipped_nano, wav, 
     normalise = normaliser()
     text = shipped_nano.transcribe(wav, trace=False).text
     assert normalise(text) == normalise(reference), text
+
+
+@pytest.mark.integration
+def test_the_bfloat16_copy_that_live_updates_use_transcribes_the_examples_alike(shipped_nano):
+    import torch
+
+    from tiny_audio.examples import example_clips
+
+    fast = shipped_nano.in_dtype(torch.bfloat16)
+    for wav, _ in example_clips():
+        assert fast.transcribe(wav, trace=False).text == shipped_nano.transcribe(wav, trace=False).text

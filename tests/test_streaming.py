@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from tiny_models import speechlike, tiny_pipeline
 
 from tiny_audio.streaming import LiveSession, RollingBuffer, common_prefix
@@ -121,7 +122,8 @@ def test_past_the_window_the_settled_text_is_kept_and_settling_goes_on(model):
 
 def test_a_failing_run_stops_the_worker_with_its_reason(model, monkeypatch):
     session = LiveSession(model)
-    monkeypatch.setattr(model, "transcribe", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    monkeypatch.setattr(session.updates_model, "transcribe",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))
     session.feed(speechlike(1.5), 16_000)
     session._worker.join(timeout=10)
     assert not session._worker.is_alive() and session.error == "out of memory"
@@ -145,3 +147,21 @@ def test_nano_live_stream_of_an_example_clip_matches_a_full_run(tmp_path):
     chunks = int16_chunks(samples48, 48_000)
     final = stream_then_finish(nano, chunks, 48_000, step_each_chunk=False)
     assert final.text == nano.transcribe((np.concatenate(chunks), 48_000)).text
+
+
+def test_updates_run_on_a_bfloat16_copy_where_the_cpu_computes_it_natively(model):
+    from tiny_audio import streaming
+
+    session = LiveSession(model, background=False)
+    if not streaming.cpu_has_native_bfloat16():
+        assert session.updates_model is model
+        return
+    copy = session.updates_model
+    assert copy is not model and copy.dtype == torch.bfloat16 and model.dtype == torch.float32
+    assert next(copy.decoder.parameters()).dtype == torch.bfloat16
+    assert next(model.decoder.parameters()).dtype == torch.float32  # the model itself is untouched
+    assert LiveSession(model, background=False).updates_model is copy  # made once, shared by sessions
+    assert LiveSession(model, background=False, fast_updates=False).updates_model is model
+    session.feed(speechlike(1.5), 16_000)
+    assert session.step().result.token_ids  # a run in bfloat16
+    assert session.finish().result.token_ids == model.transcribe(session.buffer.audio()).token_ids

@@ -6,6 +6,7 @@ and, when tracing, summarises every stage from the tensors that same pass comput
 
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
 import time
@@ -142,6 +143,21 @@ class AudioLLM:
         self.compile = compile
         if compile:
             self.encoder.compile()
+        self._copies: dict[torch.dtype, AudioLLM] = {}
+
+    def in_dtype(self, dtype: torch.dtype) -> "AudioLLM":
+        """This pipeline with its weights in ``dtype``: itself when it already is, otherwise a
+        copy made once and kept (this one is left as it is)."""
+        if dtype == self.dtype:
+            return self
+        with self._lock:
+            if dtype not in self._copies:
+                self._copies[dtype] = AudioLLM(
+                    copy.deepcopy(self.encoder), copy.deepcopy(self.projector), copy.deepcopy(self.decoder),
+                    self.tokenizer, name=self.name, prompt_style=self.prompt_style,
+                    projector_trained=self.projector_trained, notice=self.notice, device=str(self.device),
+                    dtype=dtype, bins=self.bins, fast_decode=self.fast_decode, compile=self.compile)
+            return self._copies[dtype]
 
     # ----- set-up -------------------------------------------------------------------------
 
