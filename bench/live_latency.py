@@ -9,9 +9,12 @@ Three measurements on the same audio (the example clips joined with short pauses
    15 s — the cost the tail-limited live updates avoid;
 2. one tail-limited update alone (the settled start of the answer forced, at most ``tail_tokens``
    new), fastest of a few runs — a run's own cost, with its steps: encoder (on the buffer's own length
-   for nano), prefill (grows with the buffer), decode (per token);
+   for nano), prefill (grows with the buffer), decode (per token). In float32 and, where the CPU
+   computes bfloat16 natively, in the bfloat16 copy the live updates use, side by side: the ratio
+   and whether both gave the same tokens;
 3. the live path: ``--chunk`` pieces fed at real-time pace into a ``LiveSession``, whose worker
-   thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live``.
+   thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live``
+   (its updates in bfloat16 where available; then again in float32 to compare).
    Per update: latency (``LiveUpdate.latency_s``: arrival of the newest chunk the run included →
    its result, the figure the app shows) and the run's own compute; per speech chunk: arrival →
    the first update that includes it (a chunk that comes while the worker is busy waits for the
@@ -39,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tiny_audio.streaming import DEFAULT_TAIL_TOKENS  # noqa: E402  (after the path is set)
+from tiny_audio.streaming import DEFAULT_TAIL_TOKENS, update_model  # noqa: E402  (after the path is set)
 
 TARGET_S = 1.0
 BUCKETS = ((0.0, 5.0), (5.0, 10.0), (10.0, 15.0))
@@ -93,13 +96,14 @@ def speech(seconds: float) -> np.ndarray:
     return np.tile(joined, repeats)[: int(seconds * SAMPLE_RATE)]
 
 
-def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int) -> tuple[list[dict], list[dict]]:
+def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
+             fast_updates: bool = True) -> tuple[list[dict], list[dict]]:
     """Feed ``samples`` in real time. Returns one record per update the worker produced, and one
     per speech chunk: its wait from arrival to the first update that included it."""
     from tiny_audio.audio import SAMPLE_RATE, SILENCE_PEAK
     from tiny_audio.streaming import LiveSession
 
-    session = LiveSession(model, max_seconds=30.0, tail_tokens=tail_tokens)
+    session = LiveSession(model, max_seconds=30.0, tail_tokens=tail_tokens, fast_updates=fast_updates)
     step = int(chunk_s * SAMPLE_RATE)
     chunks = [samples[i : i + step] for i in range(0, samples.size, step)]
     arrivals: list[float] = []
@@ -185,26 +189,36 @@ def full_runs(model, samples: np.ndarray) -> list[dict]:
     return rows
 
 
-def isolated_updates(model, samples: np.ndarray, tails: list[int], full: list[dict], repeats: int) -> list[dict]:
-    """One tail-limited update alone (no worker, no waiting), fastest of ``repeats``: what a run
-    costs once the machine's other load is taken out. The start of the full run's answer is forced
-    as the settled part, SETTLED_TOKENS_PER_S per second of buffer, as in a live session."""
+def isolated_updates(models: dict, samples: np.ndarray, tails: list[int], full: list[dict], repeats: int) -> list[dict]:
+    """One tail-limited update alone (no worker, no waiting), fastest of ``repeats``, for each of
+    ``models`` (precision → pipeline) in turn: what a run costs once the machine's other load is
+    taken out. The start of the full run's answer is forced as the settled part,
+    SETTLED_TOKENS_PER_S per second of buffer, as in a live session."""
     from tiny_audio.audio import SAMPLE_RATE
 
     rows = []
     for run in full:
         seconds = run["buffer_s"]
         forced = run["token_ids"][: int(SETTLED_TOKENS_PER_S * seconds)]
-        row = {"buffer_s": seconds, "forced_tokens": len(forced), "tails": {}}
-        for tail in tails:
-            best = None
-            for _ in range(repeats):
-                result = model.transcribe(
-                    samples[: int(seconds * SAMPLE_RATE)], max_new_tokens=tail, continue_from=forced
-                )
-                if best is None or result.timings["total"] < best["total"]:
-                    best = dict(result.timings, new_tokens=len(result.token_ids) - len(forced))
-            row["tails"][tail] = best
+        row = {"buffer_s": seconds, "forced_tokens": len(forced), "runs": {}}
+        for precision, model in models.items():
+            for tail in tails:
+                best = None
+                for _ in range(repeats):
+                    result = model.transcribe(
+                        samples[: int(seconds * SAMPLE_RATE)], max_new_tokens=tail, continue_from=forced
+                    )
+                    if best is None or result.timings["total"] < best["total"]:
+                        best = dict(result.timings, new_tokens=len(result.token_ids) - len(forced),
+                                    same_tokens_as_float32=None)
+                        best["token_ids"] = result.token_ids
+                row["runs"][f"{precision} tail {tail}"] = best
+        first = next(iter(models))
+        for key, best in row["runs"].items():  # did the faster precision say the same thing?
+            reference = row["runs"][f"{first} tail {key.rsplit(' ', 1)[1]}"]["token_ids"]
+            best["same_tokens_as_float32"] = best["token_ids"] == reference
+        for best in row["runs"].values():
+            del best["token_ids"]
         rows.append(row)
     return rows
 
@@ -325,47 +339,60 @@ def main() -> None:
         )
     print_share(figures["full_runs_others_cpu_share"])
 
+    # The live updates' own pipeline (streaming.update_model): bfloat16 where the CPU has it.
+    fast = update_model(model)
+    models = {"float32": model} | ({"bfloat16": fast} if fast is not model else {})
+    fast.transcribe(samples[:16_000], max_new_tokens=4)
     share = CpuShare()
-    isolated = isolated_updates(model, samples, tails, full, args.repeats)
+    isolated = isolated_updates(models, samples, tails, full, args.repeats)
     figures["isolated_updates"] = isolated
     figures["isolated_others_cpu_share"] = share.others()
-    print(f"\none tail-limited update alone, fastest of {args.repeats} (ms): its run, then its steps")
-    header = f"{'buffer':<9}{'forced':>7}" + "".join(f"{f'tail {t}':>9}" for t in tails)
-    header += f"   {'encoder':>8}{'prefill':>8}{'/token':>8}"
+    print(f"\none tail-limited update alone, fastest of {args.repeats} (ms): its run in each precision, "
+          "then the live precision's steps")
+    keys = list(isolated[0]["runs"])
+    live_key = keys[-len(tails)]  # the live precision's first tail
+    header = f"{'buffer':<9}{'forced':>7}" + "".join(f"{k.replace(' tail ', '/'):>12}" for k in keys)
+    header += f"{'ratio':>7}   {'encoder':>8}{'prefill':>8}{'/token':>8}{'same':>6}"
     print(header)
     print("-" * len(header))
     for row in isolated:
-        first = row["tails"][tails[0]]
-        per_token = first["decode"] / max(first["new_tokens"], 1)
+        live = row["runs"][live_key]
+        per_token = live["decode"] / max(live["new_tokens"], 1)
+        ratio = row["runs"][keys[0]]["total"] / live["total"]
         print(
             f"{row['buffer_s']:<9.1f}{row['forced_tokens']:>7}"
-            + "".join(f"{ms(row['tails'][t]['total']):>9}" for t in tails)
-            + f"   {ms(first['encoder']):>8}{ms(first['prefill']):>8}{ms(per_token):>8}"
+            + "".join(f"{ms(row['runs'][k]['total']):>12}" for k in keys)
+            + f"{ratio:>6.2f}x   {ms(live['encoder']):>8}{ms(live['prefill']):>8}{ms(per_token):>8}"
+            + f"{'yes' if live['same_tokens_as_float32'] else 'no':>6}"
         )
     print(
-        f"(steps of tail {tails[0]}; a live update's latency is its run plus the wait for the worker: "
-        f"up to one chunk, {args.chunk} s, when the worker is always busy)"
+        f"(ratio: {keys[0]} / {live_key}; steps of {live_key}; same: the same tokens as float32. A live "
+        f"update's latency is its run plus the wait for the worker: up to one chunk, {args.chunk} s, "
+        "when the worker is always busy)"
     )
     print_share(figures["isolated_others_cpu_share"])
 
     figures["runs"] = []
-    for tail in tails:
-        share = CpuShare()
-        updates, waits = live_run(model, samples, args.chunk, tail)
-        table = bucket_table(updates, waits)
-        met = print_report(tail, args.chunk, table)
-        others = share.others()
-        print_share(others)
-        figures["runs"].append(
-            {
-                "tail_tokens": tail,
-                "updates": updates,
-                "chunk_waits": waits,
-                "buckets": table,
-                "target_met": met,
-                "others_cpu_share": others,
-            }
-        )
+    for precision in reversed(list(models)):  # the live default first, then float32 to compare
+        for tail in tails:
+            share = CpuShare()
+            updates, waits = live_run(model, samples, args.chunk, tail, fast_updates=precision != "float32")
+            table = bucket_table(updates, waits)
+            print(f"\n[{precision} updates]", end="")
+            met = print_report(tail, args.chunk, table)
+            others = share.others()
+            print_share(others)
+            figures["runs"].append(
+                {
+                    "precision": precision,
+                    "tail_tokens": tail,
+                    "updates": updates,
+                    "chunk_waits": waits,
+                    "buckets": table,
+                    "target_met": met,
+                    "others_cpu_share": others,
+                }
+            )
 
     figures["load_average_after"] = os.getloadavg()[0]
     print(f"\nload average after: {figures['load_average_after']:.2f}")
