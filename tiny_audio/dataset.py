@@ -7,7 +7,10 @@
 Text: English sentences from Debian's fortune databases (`apt-get install fortunes fortunes-min`),
 cleaned (attributions, editorial brackets and speaker labels removed, lines joined), split into
 sentences of 3–25 words and written out as spoken ("$5" → "five dollars", "1984" → "nineteen
-eighty-four"); that spoken form is both what the engine reads and the training target.
+eighty-four"); that spoken form is both what the engine reads and the training target. After all
+the fortunes' training sentences (15,722) come WordNet's usage examples of 5 words or more
+(`apt-get install wordnet-base`: "he imagined a seraphic presence in the room", ~27,000), as
+sentences; the held-out set is drawn from the fortunes alone.
 
 Speech: the engines of ``tiny_audio.tts`` (Piper's neural joe voice, espeak-ng, flite, festival),
 then a seeded augmentation chain (speed, reverb, noise, telephone band, gain), all in numpy/scipy.

@@ -3,9 +3,13 @@
     python -m tiny_audio.dataset build --out data/nano --sentences 12000 --held-out 300
     python -m tiny_audio.encoder_cache data/nano
     python -m tiny_audio.train data/nano --out runs/nano --align-steps 900 --lm-steps 1800 --bf16
+    # later, on a larger data set: more of the lm stage, from that run's weights
+    python -m tiny_audio.train data/nano --out runs/nano-2 --stage lm --init runs/nano --mask --bf16
 
 Two stages, each resumable (a checkpoint every ``--save-every`` steps; rerun the same command; a
-rerun with a larger step count goes on training, on the learning-rate schedule of the new count):
+rerun with a larger step count goes on training, on the learning-rate schedule of the new count).
+Each stage validates before its first step and every ``--save-every`` steps, and by default ends
+on the validated step of lowest loss (``--keep best``; ``--keep last``: the final step).
 
 1. **align** — CTC from projector frames onto the LLM's own vocabulary. Each output frame is
    scored against every row of the frozen input-embedding matrix by scaled cosine similarity,
@@ -16,10 +20,13 @@ rerun with a larger step count goes on training, on the learning-rate schedule o
    and the audio are masked), with the app's exact prompt, and LoRA on the LLM's q/v
    projections (``--lora-rank 0`` trains the projector alone).
 
+``--mask`` masks spans of time and bands of channels of the cached frames in the lm stage
+(``FrameMasking``), against memorising clips that are each heard once per epoch.
+
 The encoder's frames come from ``python -m tiny_audio.encoder_cache`` (computed once). A slice
 of the training split (``--val`` clips, chosen by id) is kept aside to watch the loss; the
 held-out split is never read here. Outputs in ``--out``: ``loss.jsonl`` (every step and every
-validation), ``align.pt`` / ``lm.pt`` (checkpoints), and at the end ``nano_projector.safetensors``
+validation), ``align.pt`` / ``lm.pt`` (checkpoints; ``*-best.pt``: the best validated step), and at the end ``nano_projector.safetensors``
 and ``nano_lora.safetensors`` (float16) with ``nano_lora.json``. ``python -m tiny_audio.eval``
 scores them and ``python -m tiny_audio.model_card`` ships them into ``assets/``.
 """
