@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tiny_audio.streaming import DEFAULT_TAIL_TOKENS, update_model  # noqa: E402  (after the path is set)
+from tiny_audio.streaming import DEFAULT_TAIL_TOKENS, model_for_updates  # noqa: E402  (after the path is set)
 
 TARGET_S = 1.0
 BUCKETS = ((0.0, 5.0), (5.0, 10.0), (10.0, 15.0))
@@ -339,8 +339,8 @@ def main() -> None:
         )
     print_share(figures["full_runs_others_cpu_share"])
 
-    # The live updates' own pipeline (streaming.update_model): bfloat16 where the CPU has it.
-    fast = update_model(model)
+    # The live updates' own pipeline (streaming.model_for_updates): bfloat16 where the CPU has it.
+    fast = model_for_updates(model)
     models = {"float32": model} | ({"bfloat16": fast} if fast is not model else {})
     fast.transcribe(samples[:16_000], max_new_tokens=4)
     share = CpuShare()

@@ -274,5 +274,24 @@ def test_a_warm_start_reads_another_run_s_exported_projector_and_adapter(tmp_pat
     assert torch.allclose(fresh.projector.down_proj.weight, trained.projector.down_proj.weight, atol=1e-3)
     expected, loaded = lora_state_dict(trained.decoder), lora_state_dict(fresh.decoder)
     assert expected.keys() == loaded.keys() and all(torch.allclose(expected[k], loaded[k], atol=1e-3) for k in expected)
-    with pytest.raises(ValueError, match="rank-4"):
+    with pytest.raises(ValueError, match="rank-2 adapter; this run asks for rank 4"):
         train.warm_start(tiny_pipeline(), tmp_path, lora_rank=4)
+    with pytest.raises(ValueError, match="asks for none"):  # its projector was trained with that adapter
+        train.warm_start(tiny_pipeline(), tmp_path, lora_rank=0)
+
+
+def test_a_fresh_start_forgets_what_an_earlier_attempt_logged_and_kept(tmp_path):
+    module = _Offset()
+    fit = [Example(f"t{i}", torch.zeros(1, 1), [1]) for i in range(4)]
+    val = [Example("v", torch.zeros(1, 1), [1])]
+    log = train.LossLog(tmp_path / "loss.jsonl")
+    log.write(stage="x", step=5, val_loss=0.0)  # an earlier attempt's unbeatable line, its checkpoint gone
+    train.save_checkpoint(tmp_path / "x-best.pt", {"m": _Offset()}, None, 5)
+
+    def loss_fn(batch):
+        return sum((module.w - e.tokens[0]).pow(2).sum() for e in batch) / len(batch)
+
+    config = StageConfig("x", steps=10, batch_size=2, lr=0.1, warmup=1, save_every=5, val_every=5)
+    train.run_stage(config, {"m": module}, loss_fn, fit, val, tmp_path, log, progress=False)
+    assert [e["step"] for e in log.read() if "val_loss" in e] == [0, 5, 10]
+    assert module.w.item() > 0.5  # this attempt's own best (its last step), not the stale file's weights

@@ -751,7 +751,7 @@ def build(
         tts.check_engine(engine)
     if not fortunes.is_dir():
         raise FileNotFoundError(f"no fortune databases in {fortunes}: apt-get install -y fortunes fortunes-min")
-    train, held, corpus = training_pool(fortunes, wordnet, seed)
+    train, held, corpus_size = training_pool(fortunes, wordnet, seed)
     if len(train) < sentences or len(held) < held_out:
         hint = "" if wordnet is None or wordnet.is_dir() else " (apt-get install -y wordnet-base adds WordNet's examples)"
         raise ValueError(
@@ -763,7 +763,7 @@ def build(
     stats = render_all(records, out, jobs, progress)
     done = [r for r in records if r["samples"]]
     write_manifest(out / "manifest.jsonl", done)
-    stats.update(corpus=corpus, train_pool=len(train), held_out_pool=len(held), clips=len(done))
+    stats.update(corpus=corpus_size, train_pool=len(train), held_out_pool=len(held), clips=len(done))
     return done, stats
 
 
@@ -848,8 +848,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "sentences":
-            train, held, corpus = training_pool(args.fortunes, args.wordnet, args.seed)
-            print(f"{corpus} distinct sentences: {len(train)} for training, {len(held)} held out")
+            train, held, corpus_size = training_pool(args.fortunes, args.wordnet, args.seed)
+            print(f"{corpus_size} distinct sentences: {len(train)} for training, {len(held)} held out")
             for origin, count in Counter(s.origin for s in train + held).most_common():
                 print(f"  {origin:22s} {count:6d}")
             if args.out:

@@ -144,13 +144,14 @@ class AudioLLM:
         if compile:
             self.encoder.compile()
         self._copies: dict[torch.dtype, AudioLLM] = {}
+        self._copies_lock = threading.Lock()  # not the run lock: making a copy must not wait for a run
 
     def in_dtype(self, dtype: torch.dtype) -> "AudioLLM":
         """This pipeline with its weights in ``dtype``: itself when it already is, otherwise a
         copy made once and kept (this one is left as it is)."""
         if dtype == self.dtype:
             return self
-        with self._lock:
+        with self._copies_lock:
             if dtype not in self._copies:
                 self._copies[dtype] = AudioLLM(
                     copy.deepcopy(self.encoder), copy.deepcopy(self.projector), copy.deepcopy(self.decoder),

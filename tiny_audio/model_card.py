@@ -41,14 +41,26 @@ class Run:
         value = self.args.get("init")
         return Path(value) if value not in (None, "None") else None
 
+    @property
+    def keep(self) -> str:
+        return self.args.get("keep", "last")  # runs from before --keep ended on their last step
+
+    @property
+    def masked(self) -> bool:
+        return self.args.get("mask") == "True"
+
 
 def run_chain(run_dir: Path) -> list[Run]:
     """The run and the runs it went on from (``--init``), oldest first."""
     from .train import LossLog
 
     chain: list[Run] = []
+    seen: set[Path] = set()
     path: Optional[Path] = run_dir
     while path is not None:
+        if path.resolve() in seen:
+            raise ValueError(f"{path}: its --init chain comes back to itself")
+        seen.add(path.resolve())
         info = json.loads((path / "args.json").read_text())
         run = Run(path.name, info["args"], info["machine"], info.get("data", {}), LossLog(path / "loss.jsonl").read())
         chain.insert(0, run)
@@ -103,7 +115,7 @@ def plot_losses(chain: list[Run], path: Path) -> None:
             figure.add_trace(go.Scatter(x=[offset + e["step"] for e in vals], y=[e["val_loss"] for e in vals],
                                         mode="lines+markers", name=f"{label} validation", line={"color": val_colour}),
                              1, column)
-            offset += stage_summary(run.entries, stage, run.args.get("keep", "last"))["kept_step"]
+            offset += stage_summary(run.entries, stage, run.keep)["kept_step"]
         figure.update_xaxes(title_text="step", row=1, col=column)
         figure.update_yaxes(title_text="loss", type="log", row=1, col=column)
     figure.update_layout(width=1000, height=400, template="plotly_white", margin={"t": 40, "b": 40, "l": 60, "r": 20},
@@ -150,14 +162,13 @@ def training_rows(chain: list[Run], lora: str) -> list[str]:
             "lm": "cross-entropy through the LLM" + (f", LoRA {lora}" if lora else "")}
     rows, previous = [], None
     for run in chain:
-        keep = run.args.get("keep", "last")
         for stage in ("align", "lm"):
-            summary = stage_summary(run.entries, stage, keep)
+            summary = stage_summary(run.entries, stage, run.keep)
             if not summary:
                 continue
             number = "1" if stage == "align" else "2"
             start = f", from {previous}" if stage == "lm" and run.init else ""
-            masking = "yes" if run.args.get("mask") == "True" and stage == "lm" else "no"
+            masking = "yes" if run.masked and stage == "lm" else "no"
             val = summary["kept_val_loss"]
             kept = f"{val} (step {summary['kept_step']})" if val is not None else "—"
             rows.append(
@@ -166,6 +177,17 @@ def training_rows(chain: list[Run], lora: str) -> list[str]:
                 f"| {summary['minutes']} min | {summary['first_loss']} → {summary['last_loss_mean50']} | {kept} |")
             previous = f"{run.name} step {summary['kept_step']}"
     return rows
+
+
+def masking_text(chain: list[Run]) -> str:
+    if not any(run.masked for run in chain):
+        return ""
+    from .train import FrameMasking
+
+    m = FrameMasking()
+    return (f" Frame masking: per second of audio {m.time_masks_per_second:g} zeroed span of up to "
+            f"{m.time_width} encoder frames ({m.time_width / 50:g} s), and {m.channel_masks} zeroed bands of up "
+            f"to {m.channel_width} of the encoder's channels.")
 
 
 def card(chain: list[Run], data: dict, evaluation: dict, lora: Optional[dict],
@@ -204,8 +226,7 @@ never used in training. No human speech: real voices, accents and rooms are unte
 {rows}
 
 {minutes} min of training in all. AdamW (weight decay 0.01), 5 % linear warm-up then cosine decay
-to a tenth, gradient clipping at 1.0; stage 2 in bfloat16 autocast: {last.args.get('bf16')}. Frame
-masking: zeroed time spans (at most 0.1 s, one a second) and channel bands of the encoder's output.
+to a tenth, gradient clipping at 1.0; stage 2 in bfloat16 autocast: {last.args.get('bf16')}.{masking_text(chain)}
 Validation: {last.data.get('val_clips', 200)} training-split clips kept out of training. Hardware:
 {last.machine['cpu']}, {last.machine['cores']} cores, torch {last.machine['torch']} on the {last.machine['device'].upper()}.
 

@@ -85,10 +85,14 @@ class LiveUpdate:
 
 
 def cpu_has_native_bfloat16() -> bool:
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    """AVX512-BF16 or AMX instructions (plain AVX-512 only emulates bfloat16, more slowly)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes
+        return False
 
 
-def update_model(model: AudioLLM) -> AudioLLM:
+def model_for_updates(model: AudioLLM) -> AudioLLM:
     """What the live updates run on: a bfloat16 copy of a float32 model on a CPU that computes
     bfloat16 natively (emulated, it would be slower), otherwise the model itself."""
     if model.device.type == "cpu" and model.dtype == torch.float32 and cpu_has_native_bfloat16():
@@ -115,10 +119,10 @@ class LiveSession:
         min_seconds: float = DEFAULT_MIN_SECONDS,
         fast_updates: bool = True,
     ):
-        """``fast_updates``: run the updates on ``update_model(model)`` (bfloat16 where the CPU
-        has it); ``finish`` always uses ``model``."""
+        """``fast_updates``: run the updates on ``model_for_updates(model)`` (bfloat16 where the
+        CPU has it); ``finish`` always uses ``model``."""
         self.model = model
-        self.updates_model = update_model(model) if fast_updates else model
+        self.updates_model = model_for_updates(model) if fast_updates else model
         self.tail_tokens = tail_tokens
         self.min_seconds = min_seconds
         self.buffer = RollingBuffer(max_seconds)

@@ -276,6 +276,9 @@ def run_stage(
         log.drop_after(config.name, step)  # steps logged after the checkpoint are run again
         if progress:
             print(f"[{config.name}] resumed at step {step}", file=sys.stderr)
+    else:  # a fresh start: nothing logged or kept by an earlier attempt in this folder counts
+        log.drop_after(config.name, -1)
+        best_path.unlink(missing_ok=True)
     best = min(((e["val_loss"], e["step"]) for e in log.read() if e["stage"] == config.name and "val_loss" in e),
                default=None)
 
@@ -322,8 +325,11 @@ def run_stage(
             save_checkpoint(checkpoint, modules, optimizer, step)
     if bar:
         bar.close()
-    if config.keep == "best" and best and best[1] != step and best_path.is_file():
-        state = torch.load(best_path, weights_only=False)
+    if config.keep == "best" and best and best[1] != step:
+        state = torch.load(best_path, weights_only=False) if best_path.is_file() else {}
+        if state.get("step") != best[1]:
+            raise RuntimeError(f"{best_path} does not hold step {best[1]}, the best validated one; "
+                               f"delete {checkpoint} to run the stage again")
         for key, module in modules.items():
             restore(module, state["modules"][key])
         if progress:
@@ -466,11 +472,13 @@ def warm_start(model: AudioLLM, run: Path, lora_rank: int) -> None:
     """Projector and adapter from another run's weights, for an lm stage that goes on from it."""
     from safetensors.torch import load_file
 
+    adapter = run / "nano_lora.json"
+    rank = json.loads(adapter.read_text())["rank"] if adapter.is_file() else 0
+    if rank != lora_rank:  # the projector was trained with (or without) that adapter: keep them together
+        raise ValueError(f"{run} has {f'a rank-{rank} adapter' if rank else 'no adapter'}; "
+                         f"this run asks for {f'rank {lora_rank}' if lora_rank else 'none'}")
     model.projector.load_state_dict({k: v.float() for k, v in load_file(run / "nano_projector.safetensors").items()})
     if lora_rank:
-        adapter = run / "nano_lora.json"
-        if not adapter.is_file() or json.loads(adapter.read_text())["rank"] != lora_rank:
-            raise ValueError(f"{run} has no rank-{lora_rank} adapter to go on from")
         add_lora(model.decoder, rank=lora_rank, alpha=LORA_ALPHA_PER_RANK * lora_rank)
         restore(model.decoder, {k: v.float() for k, v in load_file(run / "nano_lora.safetensors").items()})
 
@@ -514,6 +522,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--init", type=Path, help="lm stage only: go on from this run's exported weights")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.init and args.stage != "lm":
+        parser.error("--init goes with --stage lm")
+    if args.init:
+        args.init = args.init.resolve()  # the model card follows it from wherever it runs
 
     from .loading import load_nano
 
@@ -527,8 +539,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(),
          "data": {"train_clips": len(train), "val_clips": len(val)}}, indent=1))
     common = dict(save_every=args.save_every, val_every=args.save_every, seed=args.seed, keep=args.keep)
-    if args.init and args.stage != "lm":
-        parser.error("--init goes with --stage lm")
     if args.init:
         warm_start(model, args.init, args.lora_rank)
     elif args.stage in ("align", "both"):
