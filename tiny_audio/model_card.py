@@ -220,14 +220,15 @@ clips of fortune sentences never used in training, {data['held_out_unseen_voice'
 never used in training. No human speech: real voices, accents and rooms are untested.
 
 ## Training (`python -m tiny_audio.train`)
-{"A run that goes on from another (`--init`) starts from the weights that run kept." if len(chain) > 1 else ""}
+{"A run that goes on from another (`--init`) starts from the weights that run kept." + chr(10) if len(chain) > 1 else ""}
 | run | stage | what | clips | steps | batch | peak lr | frame masking | time | loss first → last 50 | validation loss (step kept) |
 |---|---|---|---:|---:|---:|---:|---|---:|---|---:|
 {rows}
 
 {minutes} min of training in all. AdamW (weight decay 0.01), 5 % linear warm-up then cosine decay
 to a tenth, gradient clipping at 1.0; stage 2 in bfloat16 autocast: {last.args.get('bf16')}.{masking_text(chain)}
-Validation: {last.data.get('val_clips', 200)} training-split clips kept out of training. Hardware:
+Validation: {last.data.get('val_clips', 200)} training-split clips kept out of each run's training (each run's
+own: losses of runs on different builds are not comparable). Hardware:
 {last.machine['cpu']}, {last.machine['cores']} cores, torch {last.machine['torch']} on the {last.machine['device'].upper()}.
 
 ![loss curves](nano_loss.png)
