@@ -79,14 +79,14 @@ def test_partial_runs_decode_a_bounded_tail_and_commit_what_runs_agree_on(model)
 
 
 def test_background_worker_always_takes_the_newest_audio(model, monkeypatch):
-    transcribe = model.transcribe
+    session = LiveSession(model)  # with its worker thread, idle until speech arrives
+    transcribe = session.updates_model.transcribe
 
     def slow_transcribe(*args, **kwargs):  # a model far slower than the audio arrives
         time.sleep(0.2)
         return transcribe(*args, **kwargs)
 
-    monkeypatch.setattr(model, "transcribe", slow_transcribe)
-    session = LiveSession(model)  # with its worker thread
+    monkeypatch.setattr(session.updates_model, "transcribe", slow_transcribe)
     try:
         for chunk in int16_chunks(speechlike(4.0), 16_000, seconds=0.25):
             session.feed(chunk, 16_000)

@@ -33,7 +33,7 @@ from .audio import SILENCE_PEAK, AudioError, to_float, to_mono
 from .model import AudioLLM, TranscriptionResult
 
 DEFAULT_MAX_SECONDS = 20.0
-DEFAULT_TAIL_TOKENS = 6  # ~0.77 s per update for a 15 s buffer on a 2-core CPU (bench/live_latency.py)
+DEFAULT_TAIL_TOKENS = 6  # 0.28 s per update for a 15 s buffer on a 2-core CPU in bfloat16 (bench/live_latency.py)
 DEFAULT_MIN_SECONDS = 1.0  # a first run on a fraction of a word only hallucinates
 IDLE_TIMEOUT_S = 120.0  # a session nobody feeds (a closed browser tab) stops its worker
 

@@ -44,9 +44,12 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
         return f"listening… {heard:.1f} s heard, waiting for speech"
     kind = "final full run" if update.final else f"update {view.session.model_runs}"
     notice = f"⚠️ {update.result.notice}\n\n" if update.result.notice else ""
+    precision = ""
+    if not update.final and view.session.updates_model is not view.session.model:  # the faster copy
+        precision = f" · run in {str(view.session.updates_model.dtype).removeprefix('torch.')}"
     return notice + (
         f"{kind} · {update.buffer_seconds:.1f} s in the window ({heard:.1f} s heard) · "
-        f"latency {1000 * update.latency_s:.0f} ms · {update.committed_tokens} tokens settled"
+        f"latency {1000 * update.latency_s:.0f} ms · {update.committed_tokens} tokens settled{precision}"
     )
 
 
