@@ -210,15 +210,14 @@ def isolated_updates(models: dict, samples: np.ndarray, tails: list[int], full: 
                     )
                     if best is None or result.timings["total"] < best["total"]:
                         best = dict(result.timings, new_tokens=len(result.token_ids) - len(forced),
-                                    same_tokens_as_float32=None)
-                        best["token_ids"] = result.token_ids
+                                    token_ids=result.token_ids)
                 row["runs"][f"{precision} tail {tail}"] = best
         first = next(iter(models))
-        for key, best in row["runs"].items():  # did the faster precision say the same thing?
-            reference = row["runs"][f"{first} tail {key.rsplit(' ', 1)[1]}"]["token_ids"]
-            best["same_tokens_as_float32"] = best["token_ids"] == reference
-        for best in row["runs"].values():
-            del best["token_ids"]
+        reference = {tail: row["runs"][f"{first} tail {tail}"]["token_ids"] for tail in tails}
+        for precision in models:  # did the faster precision say the same thing?
+            for tail in tails:
+                best = row["runs"][f"{precision} tail {tail}"]
+                best["same_tokens_as_float32"] = best.pop("token_ids") == reference[tail]
         rows.append(row)
     return rows
 

@@ -186,7 +186,7 @@ def masking_text(chain: list[Run]) -> str:
 
     m = FrameMasking()
     return (f" Frame masking: per second of audio {m.time_masks_per_second:g} zeroed span of up to "
-            f"{m.time_width} encoder frames ({m.time_width / 50:g} s), and {m.channel_masks} zeroed bands of up "
+            f"{m.time_width} encoder frames ({m.time_width / m.frames_per_second:g} s), and {m.channel_masks} zeroed bands of up "
             f"to {m.channel_width} of the encoder's channels.")
 
 

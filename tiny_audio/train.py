@@ -26,9 +26,10 @@ on the validated step of lowest loss (``--keep best``; ``--keep last``: the fina
 The encoder's frames come from ``python -m tiny_audio.encoder_cache`` (computed once). A slice
 of the training split (``--val`` clips, chosen by id) is kept aside to watch the loss; the
 held-out split is never read here. Outputs in ``--out``: ``loss.jsonl`` (every step and every
-validation), ``align.pt`` / ``lm.pt`` (checkpoints; ``*-best.pt``: the best validated step), and at the end ``nano_projector.safetensors``
-and ``nano_lora.safetensors`` (float16) with ``nano_lora.json``. ``python -m tiny_audio.eval``
-scores them and ``python -m tiny_audio.model_card`` ships them into ``assets/``.
+validation), ``align.pt`` / ``lm.pt`` (checkpoints; ``*-best.pt``: the best validated step), and
+at the end ``nano_projector.safetensors`` and ``nano_lora.safetensors`` (float16) with
+``nano_lora.json``. ``python -m tiny_audio.eval`` scores them and ``python -m
+tiny_audio.model_card`` ships them into ``assets/``.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class FrameMasking:
     is spoken once, so without it the LM stage memorises its clips (training loss 0.28 against
     validation 1.55 after 1,800 steps). Masked values are zero, as the projector's padding is."""
 
-    time_width: int = 5  # frames (50 per second): at most 0.1 s per mask
+    frames_per_second: int = 50  # Whisper's encoder output rate
+    time_width: int = 5  # frames: at most 0.1 s per mask
     time_masks_per_second: float = 1.0
     channel_width: int = 24  # of the encoder's 384 dimensions
     channel_masks: int = 2
@@ -131,7 +133,7 @@ class FrameMasking:
                 start = int(torch.randint(0, max(1, size - span + 1), (1,), generator=generator))
                 yield start, start + span
 
-        for start, stop in spans(round(length / 50 * self.time_masks_per_second), self.time_width, length):
+        for start, stop in spans(round(length / self.frames_per_second * self.time_masks_per_second), self.time_width, length):
             frames[start:stop] = 0
         for start, stop in spans(self.channel_masks, self.channel_width, dim):
             frames[:, start:stop] = 0
