@@ -280,6 +280,51 @@ def test_a_warm_start_reads_another_run_s_exported_projector_and_adapter(tmp_pat
         train.warm_start(tiny_pipeline(), tmp_path, lora_rank=0)
 
 
+def test_a_warm_start_can_grow_the_adapter_to_every_linear_layer(tmp_path):
+    from tiny_audio.lora import ALL_TARGETS, wrapped_targets
+
+    torch.manual_seed(0)
+    trained = tiny_pipeline()
+    add_lora(trained.decoder, rank=2, alpha=train.LORA_ALPHA_PER_RANK * 2)
+    with torch.no_grad():
+        for name, p in trained.decoder.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.3)
+    train.export(trained, tmp_path / "qv", lora_rank=2)
+    grown = tiny_pipeline()
+    train.warm_start(grown, tmp_path / "qv", lora_rank=2, lora_targets=ALL_TARGETS)
+    assert wrapped_targets(grown.decoder) == list(ALL_TARGETS)
+    ids = torch.tensor([[3, 8, 13, 21, 34]])
+    with torch.no_grad():  # the new adapters start at zero: the same model as the one it goes on from
+        assert torch.allclose(grown.decoder(input_ids=ids).logits, trained.decoder(input_ids=ids).logits, atol=2e-2)
+    train.export(grown, tmp_path / "all", lora_rank=2)
+    assert json.loads((tmp_path / "all" / "nano_lora.json").read_text())["targets"] == list(ALL_TARGETS)
+    with pytest.raises(ValueError, match="must include them"):  # an adapter never shrinks
+        train.warm_start(tiny_pipeline(), tmp_path / "all", lora_rank=2)
+
+
+def test_the_command_refuses_adapter_settings_it_cannot_honour_before_writing_anything(tmp_path, capsys):
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "nano_lora.json").write_text(json.dumps({"rank": 2, "alpha": 4.0, "targets": ["q_proj", "k_proj"]}))
+    out = tmp_path / "out"
+    for args, message in [
+        (["--lora-rank", "0", "--lora-targets", "all"], "goes with a --lora-rank above 0"),
+        (["--stage", "lm", "--init", str(earlier), "--lora-rank", "2"], "must include them"),
+        (["--stage", "lm", "--init", str(earlier), "--lora-rank", "4", "--lora-targets", "all"], "asks for rank 4"),
+    ]:
+        with pytest.raises(SystemExit):
+            train.main([str(tmp_path / "data"), "--out", str(out), *args])
+        assert message in capsys.readouterr().err
+    assert not out.exists()
+    out.mkdir()  # an lm stage resumed with another adapter than its checkpoint's
+    (out / "lm.pt").write_bytes(b"")
+    (out / "args.json").write_text(json.dumps({"args": {"lora_rank": "8", "lora_targets": "all"}}))
+    with pytest.raises(SystemExit):
+        train.main([str(tmp_path / "data"), "--out", str(out), "--stage", "lm"])
+    assert "--lora-rank 8 --lora-targets all; rerun with those" in capsys.readouterr().err
+
+
 def test_a_fresh_start_forgets_what_an_earlier_attempt_logged_and_kept(tmp_path):
     module = _Offset()
     fit = [Example(f"t{i}", torch.zeros(1, 1), [1]) for i in range(4)]

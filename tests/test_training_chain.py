@@ -65,8 +65,8 @@ def test_exported_weights_load_as_nano_and_eval_scores_them_beside_whisper(chain
 
 def test_a_run_that_goes_on_from_another_ships_with_its_card_and_the_app_quotes_its_wer(chain, tmp_path):
     data, run = chain
-    more = tmp_path / "more"  # a second lm run from the first one's weights, with frame masking
-    assert train.main([str(data), "--out", str(more), "--stage", "lm", "--init", str(run), "--mask",
+    more = tmp_path / "more"  # a second lm run from the first one's weights, masked, its adapter grown
+    assert train.main([str(data), "--out", str(more), "--stage", "lm", "--init", str(run), "--mask", "--lora-targets", "all",
                        "--lm-steps", "4", "--lm-batch", "4", "--val", "2", "--save-every", "2", "--lora-rank", "4"]) == 0
     vals = [e for e in train.LossLog(more / "loss.jsonl").read() if "val_loss" in e]
     assert [e["step"] for e in vals] == [0, 2, 4]  # from the first run's weights, then every 2 steps
@@ -81,8 +81,9 @@ def test_a_run_that_goes_on_from_another_ships_with_its_card_and_the_app_quotes_
     wer = json.loads(report.read_text())["table"]["all"]["nano_wer"]
     assert "| all | 2 |" in text and f"{100 * wer:.1f}%" in text
     assert f"| {run.name} | 1 align | CTC onto the LLM's embedding matrix | 6 | 30 |" in text
+    assert f"| {run.name} | 2 lm | cross-entropy through the LLM, LoRA rank 4 on q/v | 6 |" in text
     kept = min(vals, key=lambda e: (e["val_loss"], e["step"]))
-    assert f"| {more.name} | 2 lm | cross-entropy through the LLM, LoRA rank 4 on q/v, from {run.name} step " in text
+    assert f"| {more.name} | 2 lm | cross-entropy through the LLM, LoRA rank 4 on q/k/v/o/gate/up/down, from {run.name} step " in text
     assert "| 4 | 4 | 0.0005 | yes |" in text and f"{kept['val_loss']} (step {kept['step']}) |" in text
 
     model = loading.load_nano(weights=assets)

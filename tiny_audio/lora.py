@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 DEFAULT_TARGETS = ("q_proj", "v_proj")
+# Every linear layer of a Llama-style block: attention and MLP.
+ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 class LoRALinear(nn.Module):
@@ -54,6 +56,13 @@ def add_lora(model: nn.Module, rank: int = 8, alpha: float = 16.0, targets=DEFAU
     if not wrapped:
         raise ValueError(f"no linear layer named any of {targets} in the model")
     return wrapped
+
+
+def wrapped_targets(model: nn.Module) -> list[str]:
+    """The layer names (``q_proj``, ``down_proj`` …) that carry an adapter, in block order."""
+    names = {name.split(".")[-1] for name, module in model.named_modules() if isinstance(module, LoRALinear)}
+    order = {target: i for i, target in enumerate(ALL_TARGETS)}
+    return sorted(names, key=lambda target: (order.get(target, len(order)), target))
 
 
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

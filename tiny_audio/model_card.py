@@ -35,6 +35,19 @@ class Run:
     machine: dict
     data: dict
     entries: list[dict]
+    adapter: Optional[dict] = None  # the run's nano_lora.json
+
+    @property
+    def lora(self) -> str:
+        if self.args.get("lora_rank", "0") == "0":
+            return ""
+        if self.adapter:
+            return lora_text(self.adapter)
+        # A folder whose last export was of another stage: the arguments say what was wrapped.
+        from .lora import ALL_TARGETS, DEFAULT_TARGETS
+
+        targets = ALL_TARGETS if self.args.get("lora_targets") == "all" else DEFAULT_TARGETS
+        return lora_text({"rank": self.args["lora_rank"], "targets": targets})
 
     @property
     def init(self) -> Optional[Path]:
@@ -62,7 +75,8 @@ def run_chain(run_dir: Path) -> list[Run]:
             raise ValueError(f"{path}: its --init chain comes back to itself")
         seen.add(path.resolve())
         info = json.loads((path / "args.json").read_text())
-        run = Run(path.name, info["args"], info["machine"], info.get("data", {}), LossLog(path / "loss.jsonl").read())
+        adapter = json.loads((path / "nano_lora.json").read_text()) if (path / "nano_lora.json").is_file() else None
+        run = Run(path.name, info["args"], info["machine"], info.get("data", {}), LossLog(path / "loss.jsonl").read(), adapter)
         chain.insert(0, run)
         path = run.init
     return chain
@@ -156,10 +170,12 @@ def bar_text(table: dict) -> str:
     return "\n".join(f"- {line}" for line in bar_lines(table))
 
 
-def training_rows(chain: list[Run], lora: str) -> list[str]:
+def lora_text(adapter: dict) -> str:
+    return f"rank {adapter['rank']} on {'/'.join(t.split('_')[0] for t in adapter['targets'])}"
+
+
+def training_rows(chain: list[Run]) -> list[str]:
     """One table row per stage of each run in the chain."""
-    what = {"align": "CTC onto the LLM's embedding matrix",
-            "lm": "cross-entropy through the LLM" + (f", LoRA {lora}" if lora else "")}
     rows, previous = [], None
     for run in chain:
         for stage in ("align", "lm"):
@@ -169,10 +185,12 @@ def training_rows(chain: list[Run], lora: str) -> list[str]:
             number = "1" if stage == "align" else "2"
             start = f", from {previous}" if stage == "lm" and run.init else ""
             masking = "yes" if run.masked and stage == "lm" else "no"
+            what = ("CTC onto the LLM's embedding matrix" if stage == "align"
+                    else "cross-entropy through the LLM" + (f", LoRA {run.lora}" if run.lora else ""))
             val = summary["kept_val_loss"]
             kept = f"{val} (step {summary['kept_step']})" if val is not None else "—"
             rows.append(
-                f"| {run.name} | {number} {stage} | {what[stage]}{start} | {run.data.get('train_clips', '—')} "
+                f"| {run.name} | {number} {stage} | {what}{start} | {run.data.get('train_clips', '—')} "
                 f"| {summary['steps']} | {run.args[f'{stage}_batch']} | {run.args[f'{stage}_lr']} | {masking} "
                 f"| {summary['minutes']} min | {summary['first_loss']} → {summary['last_loss_mean50']} | {kept} |")
             previous = f"{run.name} step {summary['kept_step']}"
@@ -193,14 +211,14 @@ def masking_text(chain: list[Run]) -> str:
 def card(chain: list[Run], data: dict, evaluation: dict, lora: Optional[dict],
          others: Optional[dict[str, dict]] = None) -> str:
     last = chain[-1]
-    lora = f"rank {lora['rank']} on {'/'.join(t.split('_')[0] for t in lora['targets'])}" if lora else ""
+    lora = lora_text(lora) if lora else ""
     adapter = (f"and so is a LoRA adapter on the LLM ({lora}), merged into it at load." if lora
                else "and the LLM is used as it is (no adapter).")
     engines = ", ".join(f"{k} {v}" for k, v in data["train_engines"].items())
     sources = {"fortunes": "Debian's fortune databases", "wordnet": "WordNet's usage examples"}
     text_sources = " and ".join(f"{sources.get(k, k)} ({v})" for k, v in data["train_sources"].items())
     minutes = round(sum(stage_summary(run.entries, s).get("minutes", 0) for run in chain for s in ("align", "lm")), 1)
-    rows = "\n".join(training_rows(chain, lora))
+    rows = "\n".join(training_rows(chain))
     comparisons = ""
     if others:
         comparisons = ("\n### Other runs on the same clips (ablations)\n\n"

@@ -18,7 +18,8 @@ on the validated step of lowest loss (``--keep best``; ``--keep last``: the fina
    app's nearest-token view shows).
 2. **lm** — next-token cross-entropy through the LLM on the transcript tokens only (the prompt
    and the audio are masked), with the app's exact prompt, and LoRA on the LLM's q/v
-   projections (``--lora-rank 0`` trains the projector alone).
+   projections (``--lora-targets all``: on every linear layer of each block; ``--lora-rank 0``
+   trains the projector alone).
 
 ``--mask`` masks spans of time and bands of channels of the cached frames in the lm stage
 (``FrameMasking``), against memorising clips that are each heard once per epoch.
@@ -49,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .lora import add_lora, lora_state_dict
+from .lora import ALL_TARGETS, DEFAULT_TARGETS, add_lora, lora_state_dict, wrapped_targets
 from .model import AudioLLM
 from .weights.cache import atomic_path
 
@@ -428,9 +429,11 @@ def match_embedding_scale(model: AudioLLM) -> None:
 
 def train_lm(model: AudioLLM, train: list[Example], val: list[Example], out: Path, config: StageConfig,
              log: LossLog, lora_rank: int = 8, autocast: bool = False, progress: bool = True,
-             augment: Optional[FrameMasking] = None) -> list[float]:
-    if lora_rank:
-        add_lora(model.decoder, rank=lora_rank, alpha=LORA_ALPHA_PER_RANK * lora_rank)
+             augment: Optional[FrameMasking] = None, lora_targets: tuple[str, ...] = DEFAULT_TARGETS) -> list[float]:
+    if lora_rank:  # a warm-started decoder keeps the adapters it was given
+        add_lora(model.decoder, rank=lora_rank, alpha=LORA_ALPHA_PER_RANK * lora_rank, targets=lora_targets)
+        if set(wrapped_targets(model.decoder)) != set(lora_targets):
+            raise ValueError(f"the decoder's adapters are on {wrapped_targets(model.decoder)}, not {list(lora_targets)}")
     else:
         for p in model.decoder.parameters():
             p.requires_grad_(False)
@@ -459,7 +462,8 @@ def export(model: AudioLLM, out: Path, lora_rank: int) -> list[Path]:
         with atomic_path(out / "nano_lora.safetensors") as partial:
             save_file(adapter, str(partial))
         (out / "nano_lora.json").write_text(json.dumps(
-            {"rank": lora_rank, "alpha": LORA_ALPHA_PER_RANK * lora_rank, "targets": ["q_proj", "v_proj"]}, indent=1))
+            {"rank": lora_rank, "alpha": LORA_ALPHA_PER_RANK * lora_rank, "targets": wrapped_targets(model.decoder)},
+            indent=1))
         written += [out / "nano_lora.safetensors", out / "nano_lora.json"]
     return written
 
@@ -470,18 +474,30 @@ def load_projector_checkpoint(model: AudioLLM, path: Path) -> None:
     restore(model.projector, state["modules"]["projector"])
 
 
-def warm_start(model: AudioLLM, run: Path, lora_rank: int) -> None:
-    """Projector and adapter from another run's weights, for an lm stage that goes on from it."""
-    from safetensors.torch import load_file
-
+def check_init(run: Path, lora_rank: int, lora_targets: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless an lm stage with this adapter can go on from ``run``'s weights.
+    The projector was trained with (or without) that run's adapter, so the rank must match; the
+    adapter may grow to more layers, never shrink."""
     adapter = run / "nano_lora.json"
-    rank = json.loads(adapter.read_text())["rank"] if adapter.is_file() else 0
-    if rank != lora_rank:  # the projector was trained with (or without) that adapter: keep them together
+    config = json.loads(adapter.read_text()) if adapter.is_file() else {"rank": 0, "targets": []}
+    rank = config["rank"]
+    if rank != lora_rank:
         raise ValueError(f"{run} has {f'a rank-{rank} adapter' if rank else 'no adapter'}; "
                          f"this run asks for {f'rank {lora_rank}' if lora_rank else 'none'}")
+    dropped = sorted(set(config["targets"]) - set(lora_targets))
+    if lora_rank and dropped:
+        raise ValueError(f"{run}'s adapter is on {', '.join(dropped)} too; this run's --lora-targets must include them")
+
+
+def warm_start(model: AudioLLM, run: Path, lora_rank: int, lora_targets: tuple[str, ...] = DEFAULT_TARGETS) -> None:
+    """Projector and adapter from another run's weights, for an lm stage that goes on from it.
+    Adapters on layers the other run had none on start at zero: the model starts as it was."""
+    from safetensors.torch import load_file
+
+    check_init(run, lora_rank, lora_targets)
     model.projector.load_state_dict({k: v.float() for k, v in load_file(run / "nano_projector.safetensors").items()})
     if lora_rank:
-        add_lora(model.decoder, rank=lora_rank, alpha=LORA_ALPHA_PER_RANK * lora_rank)
+        add_lora(model.decoder, rank=lora_rank, alpha=LORA_ALPHA_PER_RANK * lora_rank, targets=lora_targets)
         restore(model.decoder, {k: v.float() for k, v in load_file(run / "nano_lora.safetensors").items()})
 
 
@@ -515,6 +531,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--lm-batch", type=int, default=16)
     parser.add_argument("--lm-lr", type=float, default=5e-4)
     parser.add_argument("--lora-rank", type=int, default=8, help="0: train the projector alone")
+    parser.add_argument("--lora-targets", choices=["qv", "all"], default="qv",
+                        help="LoRA on the attention's q/v projections, or on every linear layer of each block")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast in the lm stage (CPUs with AVX512-BF16/AMX)")
     parser.add_argument("--val", type=int, default=200, help="training clips kept aside to watch the loss")
     parser.add_argument("--save-every", type=int, default=200)
@@ -526,8 +544,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.init and args.stage != "lm":
         parser.error("--init goes with --stage lm")
+    if args.lora_targets != "qv" and not args.lora_rank:
+        parser.error("--lora-targets goes with a --lora-rank above 0")
+    targets = ALL_TARGETS if args.lora_targets == "all" else DEFAULT_TARGETS
     if args.init:
         args.init = args.init.resolve()  # the model card follows it from wherever it runs
+        try:
+            check_init(args.init, args.lora_rank, targets)
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
+    earlier = args.out / "args.json"
+    if (args.out / "lm.pt").is_file() and earlier.is_file():  # a resumed lm stage keeps its adapter
+        before = json.loads(earlier.read_text())["args"]
+        if (before.get("lora_rank"), before.get("lora_targets", "qv")) != (str(args.lora_rank), args.lora_targets):
+            parser.error(f"{args.out / 'lm.pt'} was trained with --lora-rank {before.get('lora_rank')} "
+                         f"--lora-targets {before.get('lora_targets', 'qv')}; rerun with those")
 
     from .loading import load_nano
 
@@ -542,7 +573,7 @@ def main(argv: Optional[list[str]] = None) -> int:
          "data": {"train_clips": len(train), "val_clips": len(val)}}, indent=1))
     common = dict(save_every=args.save_every, val_every=args.save_every, seed=args.seed, keep=args.keep)
     if args.init:
-        warm_start(model, args.init, args.lora_rank)
+        warm_start(model, args.init, args.lora_rank, targets)
     elif args.stage in ("align", "both"):
         config = StageConfig("align", args.align_steps, args.align_batch, args.align_lr,
                              warmup=max(1, args.align_steps // 20), **common)
@@ -555,7 +586,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = StageConfig("lm", args.lm_steps, args.lm_batch, args.lm_lr,
                              warmup=max(1, args.lm_steps // 20), **common)
         train_lm(model, train, val, args.out, config, log, args.lora_rank, args.bf16,
-                 augment=FrameMasking() if args.mask else None)
+                 augment=FrameMasking() if args.mask else None, lora_targets=targets)
     for path in export(model, args.out, args.lora_rank if args.stage != "align" else 0):
         print(path)
     return 0
