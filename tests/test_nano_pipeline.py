@@ -63,7 +63,7 @@ def test_cli_bad_input_is_one_clear_line(tmp_path):
     assert "Traceback" not in out.stderr
 
 
-# Measured with the shipped weights: nano hears "to die" in the espeak-ng clip. Strict, so the
+# Measured with the shipped weights: nano hears "to light" in the espeak-ng clip. Strict, so the
 # test says so when a better model gets it right.
 KNOWN_WRONG = {"music_espeak.wav": 'nano transcribes "... some music to light"'}
 

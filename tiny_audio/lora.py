@@ -19,6 +19,7 @@ from torch import nn
 DEFAULT_TARGETS = ("q_proj", "v_proj")
 # Every linear layer of a Llama-style block: attention and MLP.
 ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+TARGET_SETS = {"qv": DEFAULT_TARGETS, "all": ALL_TARGETS}  # the training command's --lora-targets
 
 
 class LoRALinear(nn.Module):

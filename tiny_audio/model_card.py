@@ -44,10 +44,9 @@ class Run:
         if self.adapter:
             return lora_text(self.adapter)
         # A folder whose last export was of another stage: the arguments say what was wrapped.
-        from .lora import ALL_TARGETS, DEFAULT_TARGETS
+        from .lora import TARGET_SETS
 
-        targets = ALL_TARGETS if self.args.get("lora_targets") == "all" else DEFAULT_TARGETS
-        return lora_text({"rank": self.args["lora_rank"], "targets": targets})
+        return lora_text({"rank": self.args["lora_rank"], "targets": TARGET_SETS[self.args.get("lora_targets", "qv")]})
 
     @property
     def init(self) -> Optional[Path]:

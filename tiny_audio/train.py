@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .lora import ALL_TARGETS, DEFAULT_TARGETS, add_lora, lora_state_dict, wrapped_targets
+from .lora import DEFAULT_TARGETS, TARGET_SETS, add_lora, lora_state_dict, wrapped_targets
 from .model import AudioLLM
 from .weights.cache import atomic_path
 
@@ -531,7 +531,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--lm-batch", type=int, default=16)
     parser.add_argument("--lm-lr", type=float, default=5e-4)
     parser.add_argument("--lora-rank", type=int, default=8, help="0: train the projector alone")
-    parser.add_argument("--lora-targets", choices=["qv", "all"], default="qv",
+    parser.add_argument("--lora-targets", choices=sorted(TARGET_SETS), default="qv",
                         help="LoRA on the attention's q/v projections, or on every linear layer of each block")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast in the lm stage (CPUs with AVX512-BF16/AMX)")
     parser.add_argument("--val", type=int, default=200, help="training clips kept aside to watch the loss")
@@ -546,7 +546,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error("--init goes with --stage lm")
     if args.lora_targets != "qv" and not args.lora_rank:
         parser.error("--lora-targets goes with a --lora-rank above 0")
-    targets = ALL_TARGETS if args.lora_targets == "all" else DEFAULT_TARGETS
+    targets = TARGET_SETS[args.lora_targets]
     if args.init:
         args.init = args.init.resolve()  # the model card follows it from wherever it runs
         try:
