@@ -206,7 +206,7 @@ def isolated_updates(models: dict, samples: np.ndarray, tails: list[int], full: 
                 best = None
                 for _ in range(repeats):
                     result = model.transcribe(
-                        samples[: int(seconds * SAMPLE_RATE)], max_new_tokens=tail, continue_from=forced
+                        samples[: int(seconds * SAMPLE_RATE)], max_new_tokens=tail, continue_from=forced, beams=1
                     )
                     if best is None or result.timings["total"] < best["total"]:
                         best = dict(result.timings, new_tokens=len(result.token_ids) - len(forced),

@@ -4,8 +4,9 @@
 
 Prints ratios measured side by side in one run (runs interleaved, medians), so a noisy machine
 moves both sides of each ratio alike:
-- traced vs untraced end to end on a 3 s clip (target ≤ 1.05×);
-- the nano pipeline vs Whisper tiny.en decoding the same clip with its own decoder;
+- traced vs untraced end to end on a 3 s clip, greedy decoding (target ≤ 1.05×);
+- beam search with the app's default beams vs greedy, untraced;
+- the nano pipeline vs Whisper tiny.en decoding the same clip with its own decoder, both greedy;
 - cold load: first load into an empty cache (download + conversion) and the cached load, each
   in a fresh process.
 """
@@ -73,32 +74,38 @@ def main() -> None:
     whisper = load_nano_whisper()
     # Fix the decode length so traced and untraced runs do the same work whatever the text.
     new_tokens = 24
-    model.transcribe(samples, max_new_tokens=new_tokens)  # warm-up
+    beams = model.beams
+    model.transcribe(samples, max_new_tokens=new_tokens, beams=1)  # warm-up
+    model.transcribe(samples, max_new_tokens=new_tokens, beams=beams, trace=False)
     transcribe_with_whisper_decoder(whisper, samples)
 
-    traced, plain, baseline = [], [], []
+    traced, plain, beam, baseline = [], [], [], []
     for _ in range(args.runs):
         for bucket, run in (
-            (traced, lambda: model.transcribe(samples, max_new_tokens=new_tokens)),
-            (plain, lambda: model.transcribe(samples, max_new_tokens=new_tokens, trace=False)),
+            (traced, lambda: model.transcribe(samples, max_new_tokens=new_tokens, beams=1)),
+            (plain, lambda: model.transcribe(samples, max_new_tokens=new_tokens, trace=False, beams=1)),
+            (beam, lambda: model.transcribe(samples, max_new_tokens=new_tokens, trace=False, beams=beams)),
             (baseline, lambda: transcribe_with_whisper_decoder(whisper, samples)),
         ):
             start = time.perf_counter()
             run()
             bucket.append(time.perf_counter() - start)
-    result = model.transcribe(samples, max_new_tokens=new_tokens)
+    result = model.transcribe(samples, max_new_tokens=new_tokens, beams=1)
     figures = {
         "threads": torch.get_num_threads(),
         "clip_s": result.duration_s,
         "new_tokens": len(result.token_ids),
         "traced_s": statistics.median(traced),
         "untraced_s": statistics.median(plain),
+        "beams": beams,
+        "beam_search_s": statistics.median(beam),
         "whisper_own_decoder_s": statistics.median(baseline),
         "whisper_text": transcribe_with_whisper_decoder(whisper, samples),
         "trace_step_s": result.timings["trace"],
     }
     figures["traced_over_untraced"] = figures["traced_s"] / figures["untraced_s"]
     figures["nano_over_whisper"] = figures["untraced_s"] / figures["whisper_own_decoder_s"]
+    figures["beam_over_greedy"] = figures["beam_search_s"] / figures["untraced_s"]
 
     if not args.skip_cold:
         cold_cache = work / "cache"
@@ -106,10 +113,12 @@ def main() -> None:
         figures["cached_load"] = time_load_in_fresh_process(cold_cache)
 
     print(f"nano on CPU ({figures['threads']} threads), {figures['clip_s']:.1f} s clip, "
-          f"{figures['new_tokens']} new tokens, median of {args.runs}")
+          f"{figures['new_tokens']} new tokens (greedy unless said), median of {args.runs}")
     print(f"  traced end to end      {figures['traced_s'] * 1000:8.0f} ms  (trace step {figures['trace_step_s'] * 1000:.0f} ms)")
     print(f"  untraced end to end    {figures['untraced_s'] * 1000:8.0f} ms")
     print(f"  traced / untraced      {figures['traced_over_untraced']:8.3f}×  (target ≤ 1.05×)")
+    print(f"  beam search, {beams} beams {figures['beam_search_s'] * 1000:8.0f} ms  untraced, "
+          f"{figures['beam_over_greedy']:.2f}× greedy (the app's default for nano)")
     print(f"  Whisper tiny.en alone  {figures['whisper_own_decoder_s'] * 1000:8.0f} ms  ({figures['whisper_text']!r})")
     print(f"  nano / Whisper         {figures['nano_over_whisper']:8.2f}×")
     if not args.skip_cold:

@@ -117,6 +117,10 @@ def test_served_app_with_gradio_client(store, speech, tmp_path):
             client.predict(handle_file(str(silent)), "tiny", False, False, api_name="/transcribe")
         again = client.predict(handle_file(speech), "tiny", False, False, api_name="/transcribe")
         assert again[0] == shown["transcript"]
+        assert "(greedy)" in shown["info"]  # the tiny model's own default
+        beam = dict(zip(OUTPUTS, client.predict(handle_file(speech), "tiny", False, False, "beam search, 4 beams",
+                                                api_name="/transcribe")))
+        assert "(beam search, 4 beams)" in beam["info"]
     finally:
         demo.close()
 

@@ -63,9 +63,10 @@ def test_cli_bad_input_is_one_clear_line(tmp_path):
     assert "Traceback" not in out.stderr
 
 
-# Measured with the shipped weights: nano hears "to light" in the espeak-ng clip. Strict, so the
-# test says so when a better model gets it right.
-KNOWN_WRONG = {"music_espeak.wav": 'nano transcribes "... some music to light"'}
+# Example clips the shipped model is known (measured) to get wrong, with what it says: each a
+# strict xfail, so the test says so when a better model gets it right. None at present; with
+# greedy decoding the espeak-ng clip comes out as "... some music to light".
+KNOWN_WRONG: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -104,5 +105,5 @@ def test_the_bfloat16_copy_that_live_updates_use_transcribes_the_examples_alike(
     from tiny_audio.examples import example_clips
 
     fast = shipped_nano.in_dtype(torch.bfloat16)
-    for wav, _ in example_clips():
-        assert fast.transcribe(wav, trace=False).text == shipped_nano.transcribe(wav, trace=False).text
+    for wav, _ in example_clips():  # greedily, as live updates decode
+        assert fast.transcribe(wav, trace=False, beams=1).text == shipped_nano.transcribe(wav, trace=False, beams=1).text

@@ -69,6 +69,32 @@ def test_traced_and_untraced_runs_give_the_same_tokens(tokenizer):
     assert plain.trace is None and "trace" not in plain.timings
 
 
+def test_beam_search_decodes_within_the_limits_and_agrees_with_greedy_on_one_token(tokenizer):
+    model, _, _ = build(tokenizer)
+    audio = (speechlike(2.0, seed=4), 16_000)
+    greedy = model.transcribe(audio, max_new_tokens=1, trace=False, beams=1)
+    # One new token: the best of 4 beams is the most likely token, which greedy also picks.
+    assert model.transcribe(audio, max_new_tokens=1, trace=False, beams=4).token_ids == greedy.token_ids
+    beam = model.transcribe(audio, max_new_tokens=8, beams=4)
+    assert beam.beams == 4 and len(beam.token_ids) <= 8
+    assert beam.token_ids and not set(beam.token_ids) & model.stop_ids
+    assert beam.stages[-1].name == "generated tokens"
+    assert {"decode", "total"} <= set(beam.timings)
+    forced = greedy.token_ids + beam.token_ids[:1]
+    continued = model.transcribe(audio, max_new_tokens=3, continue_from=forced, beams=3)
+    assert continued.token_ids[: len(forced)] == forced and len(continued.token_ids) <= len(forced) + 3
+
+
+def test_the_model_default_decoding_is_used_and_kept_by_copies(tokenizer):
+    model, _, _ = build(tokenizer)
+    assert model.transcribe((speechlike(1.0), 16_000), max_new_tokens=2).beams == 1
+    model.beams = 3
+    assert model.transcribe((speechlike(1.0), 16_000), max_new_tokens=2, trace=False).beams == 3
+    assert model.in_dtype(torch.bfloat16).beams == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        model.transcribe((speechlike(1.0), 16_000), beams=0)
+
+
 def test_splice_puts_the_audio_frames_in_the_prompt_slot(tokenizer):
     model, _, decoder = build(tokenizer)
     audio_embeds = torch.full((1, 7, decoder.config.hidden_size), 0.5)

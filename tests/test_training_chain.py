@@ -55,10 +55,13 @@ def test_exported_weights_load_as_nano_and_eval_scores_them_beside_whisper(chain
     data, run = chain
     report = tmp_path / "wer.json"
     assert evaluation.main([str(data), "--weights", str(run), "--json", str(report)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "nano WER" in out and "whisper WER" in out and "nano / Whisper WER overall" in out
     result = json.loads(report.read_text())
     assert "rank-4 LoRA" in result["model"]
+    # A trained projector decodes as the app does: beam search, for Whisper's decoder too.
+    assert result["beams"] == loading.NANO_BEAMS and f"beam search, {loading.NANO_BEAMS} beams" in captured.err
     assert result["table"]["all"]["clips"] == 2 and len(result["clips"]) == 2
     assert all(0 <= result["table"]["all"][f"{name}_wer"] for name in ("nano", "whisper"))
 
@@ -71,7 +74,8 @@ def test_a_run_that_goes_on_from_another_ships_with_its_card_and_the_app_quotes_
     vals = [e for e in train.LossLog(more / "loss.jsonl").read() if "val_loss" in e]
     assert [e["step"] for e in vals] == [0, 2, 4]  # from the first run's weights, then every 2 steps
     report = tmp_path / "wer.json"
-    assert evaluation.main([str(data), "--weights", str(more), "--json", str(report), "--no-whisper"]) == 0
+    assert evaluation.main([str(data), "--weights", str(more), "--json", str(report), "--no-whisper",
+                            "--beams", "1"]) == 0
     assets = tmp_path / "assets"
     assert model_card.main([str(more), "--dataset", str(data), "--eval", str(report), "--out", str(assets)]) == 0
     assert sorted(p.name for p in assets.iterdir()) == sorted(
@@ -79,7 +83,7 @@ def test_a_run_that_goes_on_from_another_ships_with_its_card_and_the_app_quotes_
     assert (assets / "nano_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (assets / "NANO_MODEL_CARD.md").read_text()
     wer = json.loads(report.read_text())["table"]["all"]["nano_wer"]
-    assert "| all | 2 |" in text and f"{100 * wer:.1f}%" in text
+    assert "| all | 2 |" in text and f"{100 * wer:.1f}%" in text and "Both decode alike: greedy." in text
     assert f"| {run.name} | 1 align | CTC onto the LLM's embedding matrix | 6 | 30 |" in text
     assert f"| {run.name} | 2 lm | cross-entropy through the LLM, LoRA rank 4 on q/v | 6 |" in text
     kept = min(vals, key=lambda e: (e["val_loss"], e["step"]))

@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("--projector-weights", help="safetensors file with projector weights for --encoder/--decoder")
     trace.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     trace.add_argument("--max-new-tokens", type=_positive_int, default=None)
+    trace.add_argument("--beams", type=_positive_int, default=None,
+                       help="1: greedy decoding; more: beam search (default: the model's own, 4 for the trained nano)")
     trace.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
     add_explore_parser(commands)
@@ -59,7 +61,7 @@ def run_trace(args: argparse.Namespace) -> int:
             projector_weights=args.projector_weights,
             device=args.device,
         )
-        result = model.transcribe(samples, max_new_tokens=args.max_new_tokens)
+        result = model.transcribe(samples, max_new_tokens=args.max_new_tokens, beams=args.beams)
     except (AudioError, ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -72,7 +74,10 @@ def run_trace(args: argparse.Namespace) -> int:
 
 def format_report(result, k: int) -> str:
     """The course's Exercise 1 table: shapes and statistics at every step, then the summary."""
+    from .model import decoding_text
+
     lines = [f"model:      {result.model_name}  [{result.device}, {result.dtype}]"]
+    lines.append(f"decoding:   {decoding_text(result.beams)}")
     if result.notice:
         lines.append(f"NOTICE:     {result.notice}")
     lines.append(f"transcript: {result.text!r}")

@@ -5,7 +5,9 @@
     python -m tiny_audio.eval data/nano --json wer.json --limit 50 --no-whisper
 
 Both systems read the same clips, and both use the same Whisper tiny.en encoder weights, so
-Whisper's decoder is the natural anchor for what the projector + LLM make of them. Transcripts
+Whisper's decoder is the natural anchor for what the projector + LLM make of them. Both decode
+the same way: as the app does nano (beam search with 4 beams once the projector is trained), or
+as ``--beams`` says (1: greedy). Transcripts
 and references pass through Whisper's English text normaliser (numbers, spellings, punctuation,
 case) before scoring; WER is the corpus figure (edits over reference words) per group: each
 engine, the clips in voices never used in training (one group), and all clips.
@@ -148,14 +150,14 @@ def bar_lines(summary: dict[str, dict]) -> list[str]:
     return lines
 
 
-def systems_for(model, whisper: Optional[object]) -> dict[str, Callable[[Path], str]]:
+def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Callable[[Path], str]]:
     from .audio import load_audio
 
-    systems = {"nano": lambda path: model.transcribe(path, trace=False).text}
+    systems = {"nano": lambda path: model.transcribe(path, trace=False, beams=beams).text}
     if whisper is not None:
         from .weights.whisper import transcribe_with_whisper_decoder
 
-        systems["whisper"] = lambda path: transcribe_with_whisper_decoder(whisper, load_audio(path))
+        systems["whisper"] = lambda path: transcribe_with_whisper_decoder(whisper, load_audio(path), beams)
     return systems
 
 
@@ -167,7 +169,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-whisper", action="store_true", help="skip Whisper tiny.en's own decoder")
     parser.add_argument("--json", type=Path, help="write every transcript and the table here")
     parser.add_argument("--weights", type=Path, help="a training run's directory (default: the shipped nano weights)")
+    parser.add_argument("--beams", type=int, help="decoding, for both systems: 1 greedy, more beam search "
+                        "(default: the app's for nano, 4 beams for a trained projector)")
     args = parser.parse_args(argv)
+    if args.beams is not None and args.beams < 1:
+        parser.error("--beams must be at least 1")
 
     from .loading import NANO_PROJECTOR
 
@@ -188,6 +194,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
 
     from .loading import ASSETS, load_nano
+    from .model import decoding_text
 
     model = load_nano(weights=args.weights or ASSETS)
     whisper = None
@@ -195,16 +202,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         from .weights.whisper import load_nano_whisper
 
         whisper = load_nano_whisper()
-    systems = systems_for(model, whisper)
-    print(f"{model.name}; {'trained' if model.projector_trained else 'UNTRAINED'} projector; {len(clips)} clips",
-          file=sys.stderr)
+    beams = args.beams or model.beams
+    systems = systems_for(model, whisper, beams)
+    print(f"{model.name}; {'trained' if model.projector_trained else 'UNTRAINED'} projector; "
+          f"{decoding_text(beams)}; {len(clips)} clips", file=sys.stderr)
     table, rows = evaluate(clips, systems)
     print(format_table(table, list(systems)))
     summary = summarise(table, list(systems))
     for line in bar_lines(summary):
         print(line)
     if args.json:
-        args.json.write_text(json.dumps({"model": model.name, "table": summary, "clips": rows}, indent=1))
+        args.json.write_text(json.dumps({"model": model.name, "beams": beams, "table": summary, "clips": rows},
+                                        indent=1))
     return 0
 
 

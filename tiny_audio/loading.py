@@ -28,6 +28,10 @@ NANO_EVAL = "nano_eval.json"
 NANO_K = 5
 NANO_HIDDEN = 1024
 NANO_WINDOW = "trimmed"  # the encoder path the nano projector is trained on
+# Beam search for the trained nano model. On the 200 validation clips (training split, unseen
+# sentences), 4 beams against greedy: 29.1% vs 31.4% WER (Piper 21.0% vs 24.2%), 8 beams no
+# better than 4; about 2x the decoding time on a CPU.
+NANO_BEAMS = 4
 # Files a Tiny Audio checkpoint needs from the Hub; nothing executable is fetched.
 CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.json", "*.txt", "*.model", "*.jinja"]
 
@@ -94,6 +98,7 @@ def load_nano(
         notice=nano_notice(weights / NANO_EVAL if weights else None),
         device=device,
         dtype=dtype,
+        beams=NANO_BEAMS if trained else 1,
     )
 
 

@@ -1,7 +1,7 @@
 """The audio LLM: speech encoder → projector → decoder LLM, traced in one forward pass.
 
-``AudioLLM.transcribe`` runs features → encoder → projector → prompt splice → greedy decoding,
-and, when tracing, summarises every stage from the tensors that same pass computed.
+``AudioLLM.transcribe`` runs features → encoder → projector → prompt splice → decoding (greedy,
+or beam search), and, when tracing, summarises every stage from the tensors that same pass computed.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class TranscriptionResult:
     dtype: str
     projector_trained: bool
     notice: Optional[str] = None  # shown beside the transcript (e.g. untrained projector)
+    beams: int = 1  # 1: greedy decoding; more: beam search with that many beams
     native: Optional[NativeEmbeddings] = field(default=None, repr=False)
 
     @property
@@ -80,7 +81,7 @@ class TranscriptionResult:
         """Everything but tensors, ready for JSON."""
         data = {key: getattr(self, key) for key in (
             "text", "raw_text", "token_ids", "timings", "duration_s", "model_name", "device", "dtype",
-            "projector_trained", "notice",
+            "projector_trained", "notice", "beams",
         )}
         data["trace"] = asdict(self.trace) if self.trace else None
         if self.native is not None:
@@ -89,6 +90,10 @@ class TranscriptionResult:
                 "typical_row_norm": self.native.typical_row_norm,
             }
         return data
+
+
+def decoding_text(beams: int) -> str:
+    return "greedy" if beams == 1 else f"beam search, {beams} beams"
 
 
 class AudioLLM:
@@ -110,6 +115,7 @@ class AudioLLM:
         bins: int = DEFAULT_BINS,
         fast_decode: Optional[bool] = None,
         compile: bool = False,
+        beams: int = 1,
     ):
         if prompt_style not in PROMPTS:
             raise ValueError(f"prompt_style must be one of {sorted(PROMPTS)}, got {prompt_style!r}")
@@ -126,6 +132,9 @@ class AudioLLM:
         # model is known (measured) to be good and bad at.
         self.notice = notice if projector_trained else UNTRAINED_NOTICE
         self.bins = bins
+        if beams < 1:
+            raise ValueError(f"beams must be at least 1, got {beams}")
+        self.beams = beams  # what transcribe uses unless told otherwise
         self._check_dimensions()
         self._prefix_ids, self._suffix_ids = self._prompt_ids()
         self.stop_ids = self._stop_ids()
@@ -157,7 +166,8 @@ class AudioLLM:
                     copy.deepcopy(self.encoder), copy.deepcopy(self.projector), copy.deepcopy(self.decoder),
                     self.tokenizer, name=self.name, prompt_style=self.prompt_style,
                     projector_trained=self.projector_trained, notice=self.notice, device=str(self.device),
-                    dtype=dtype, bins=self.bins, fast_decode=self.fast_decode, compile=self.compile)
+                    dtype=dtype, bins=self.bins, fast_decode=self.fast_decode, compile=self.compile,
+                    beams=self.beams)
             return self._copies[dtype]
 
     # ----- set-up -------------------------------------------------------------------------
@@ -217,17 +227,23 @@ class AudioLLM:
         trace: bool = True,
         max_new_tokens: Optional[int] = None,
         continue_from: Optional[list[int]] = None,
+        beams: Optional[int] = None,
     ) -> TranscriptionResult:
         """Transcribe a file path, a ``(samples, rate)`` pair or 16 kHz mono samples.
 
         ``continue_from``: token ids the answer is forced to start with (fed in the same prefill
         pass); only ``max_new_tokens`` more are generated. Live transcription uses it to extend
         the part of the transcript that has settled instead of decoding it all again.
+        ``beams``: 1 for greedy decoding, more for beam search; default: the model's ``beams``.
         """
+        beams = self.beams if beams is None else beams
+        if beams < 1:
+            raise ValueError(f"beams must be at least 1, got {beams}")
         with self._lock:  # one run at a time per model: callers may be threads (the app, live mode)
-            return self._transcribe(audio, trace, max_new_tokens, list(continue_from or []))
+            return self._transcribe(audio, trace, max_new_tokens, list(continue_from or []), beams)
 
-    def _transcribe(self, audio, trace: bool, max_new_tokens: Optional[int], forced: list[int]) -> TranscriptionResult:
+    def _transcribe(self, audio, trace: bool, max_new_tokens: Optional[int], forced: list[int],
+                    beams: int) -> TranscriptionResult:
         timings: dict[str, float] = {}
         clock = _Clock(self.device, timings)
         if isinstance(audio, np.ndarray):
@@ -251,7 +267,7 @@ class AudioLLM:
 
         if max_new_tokens is None:
             max_new_tokens = default_max_new_tokens(duration)
-        token_ids = forced + self.generate(self.splice(audio_embeds, forced), max_new_tokens, clock)
+        token_ids = forced + self.generate(self.splice(audio_embeds, forced), max_new_tokens, clock, beams)
 
         trace_result = None
         if tracer:
@@ -275,6 +291,7 @@ class AudioLLM:
             dtype=str(self.dtype).replace("torch.", ""),
             projector_trained=self.projector_trained,
             notice=self.notice,
+            beams=beams,
             native=self.native if trace else None,
         )
 
@@ -287,8 +304,12 @@ class AudioLLM:
             parts.append(embed(torch.tensor([answer_ids], device=self.device)))
         return torch.cat(parts, dim=1)
 
-    def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, clock: Optional["_Clock"] = None) -> list[int]:
-        """Greedy decoding with a KV cache; stops at an end-of-turn token."""
+    def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, clock: Optional["_Clock"] = None,
+                 beams: int = 1) -> list[int]:
+        """Greedy decoding with a KV cache (or beam search, ``beams`` > 1); stops at an
+        end-of-turn token."""
+        if beams > 1:
+            return self._beam_search(inputs_embeds, max_new_tokens, beams, clock)
         if self.fast_decode:
             if self._static_decoder is None:
                 from .fast_decode import StaticGreedyDecoder
@@ -319,6 +340,28 @@ class AudioLLM:
             clock.lap("decode")
         return tokens
 
+    def _beam_search(self, inputs_embeds: torch.Tensor, max_new_tokens: int, beams: int,
+                     clock: Optional["_Clock"]) -> list[int]:
+        """transformers' beam search: the hypothesis of highest summed log-probability per
+        token wins. Its prefill is not timed apart: it counts as decoding."""
+        from transformers import GenerationConfig
+
+        if max_new_tokens < 1:
+            return []
+        stops = sorted(self.stop_ids)
+        config = GenerationConfig(max_new_tokens=max_new_tokens, num_beams=beams, do_sample=False,
+                                  eos_token_id=stops, pad_token_id=stops[0])
+        mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=self.device)
+        # With only embeddings as the prompt, generate returns the new tokens alone.
+        out = self.decoder.generate(inputs_embeds=inputs_embeds, attention_mask=mask, generation_config=config)
+        tokens: list[int] = []
+        for token in out[0].tolist():
+            if token in self.stop_ids:
+                break
+            tokens.append(token)
+        if clock:
+            clock.lap("decode")
+        return tokens
 
 
 def _cache_of(output):

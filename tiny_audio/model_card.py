@@ -169,6 +169,13 @@ def bar_text(table: dict) -> str:
     return "\n".join(f"- {line}" for line in bar_lines(table))
 
 
+def decoding_of(evaluation: dict) -> str:
+    """How an evaluation decoded (files from before beam search decoded greedily)."""
+    from .model import decoding_text
+
+    return decoding_text(int(evaluation.get("beams", 1)))
+
+
 def lora_text(adapter: dict) -> str:
     return f"rank {adapter['rank']} on {'/'.join(t.split('_')[0] for t in adapter['targets'])}"
 
@@ -221,7 +228,8 @@ def card(chain: list[Run], data: dict, evaluation: dict, lora: Optional[dict],
     comparisons = ""
     if others:
         comparisons = ("\n### Other runs on the same clips (ablations)\n\n"
-                       + "\n\n".join(f"**{name}**\n\n{wer_table(other['table'])}" for name, other in others.items()) + "\n")
+                       + "\n\n".join(f"**{name}** ({decoding_of(other)})\n\n{wer_table(other['table'])}"
+                                     for name, other in others.items()) + "\n")
     return f"""# nano: Whisper tiny.en + SwiGLU projector + SmolLM2-135M-Instruct
 
 The offline default model of Projector Lab. The encoder (Whisper tiny.en, trimmed window) and the
@@ -252,7 +260,7 @@ own: losses of runs on different builds are not comparable). Hardware:
 
 ## Word error rate on the held-out set (`python -m tiny_audio.eval`)
 Whisper's English normaliser on both sides; Whisper tiny.en decodes the same clips with its own
-decoder (the same encoder weights, its native 30 s window).
+decoder (the same encoder weights, its native 30 s window). Both decode alike: {decoding_of(evaluation)}.
 
 {wer_table(evaluation['table'])}
 
@@ -272,7 +280,8 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optio
             (out / name).unlink(missing_ok=True)
     evaluation = json.loads(eval_json.read_text())
     with atomic_path(out / "nano_eval.json") as partial:
-        partial.write_text(json.dumps({"model": evaluation["model"], "table": evaluation["table"]}, indent=1))
+        partial.write_text(json.dumps({"model": evaluation["model"], "beams": evaluation.get("beams", 1),
+                                       "table": evaluation["table"]}, indent=1))
     chain = run_chain(run_dir)
     plot_losses(chain, out / "nano_loss.png")
     with atomic_path(out / "NANO_MODEL_CARD.md") as partial:

@@ -10,12 +10,12 @@ microphone or a file played at real-time pace). The design:
 - Chunks that are silence do not wake the worker: they cost no model run.
 - Each run re-decodes only a short tail: the part of the transcript that two consecutive runs
   agreed on is committed and forced as the start of the answer (one prefill pass), and at most
-  ``tail_tokens`` new tokens are decoded. That bounds a run's cost as the buffer grows.
+  ``tail_tokens`` new tokens are decoded, greedily. That bounds a run's cost as the buffer grows.
 - On a CPU with native bfloat16 (AVX512-BF16 or AMX), the updates run on a bfloat16 copy of
   the model: 2-3x faster prefill and about 2x faster per token than float32 here
   (``bench/live_latency.py``); the nano model's LLM stage was trained in bfloat16 autocast.
 - ``finish`` runs the model once more on the whole window, with nothing forced, in the model's
-  own precision: the final transcript is exactly what a single run on the same audio gives (plus
+  own precision and decoding (beam search for the trained nano): the final transcript is exactly what a single run on the same audio gives (plus
   the text settled in earlier windows, when more than ``max_seconds`` was heard).
 """
 
@@ -180,7 +180,7 @@ class LiveSession:
             forced, epoch = list(self._committed), self._epoch
         try:
             result = self.updates_model.transcribe(
-                (samples, rate), max_new_tokens=self.tail_tokens, continue_from=forced
+                (samples, rate), max_new_tokens=self.tail_tokens, continue_from=forced, beams=1
             )
         except AudioError:  # too short or silent so far: wait for more audio
             return None

@@ -22,7 +22,7 @@ from . import plots
 from .audio import AudioError, load_audio
 from .encoders import WHISPER_WINDOW_SECONDS
 from .examples import example_clips
-from .model import AudioLLM, TranscriptionResult
+from .model import AudioLLM, TranscriptionResult, decoding_text
 from .ui_explore import Run, build_explore_tab
 from .ui_live import build_live_tab
 
@@ -94,12 +94,20 @@ class ModelStore:
 
 
 @gpu_task
-def _run_pipeline(model: AudioLLM, samples):
-    return model.transcribe(samples)
+def _run_pipeline(model: AudioLLM, samples, beams: Optional[int] = None):
+    return model.transcribe(samples, beams=beams)
 
 
-def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, progress=gr.Progress()):
-    """Run one clip. Returns the result, or raises ``gr.Error`` with a message for the person."""
+# The decoding choices the page offers, as beams for ``transcribe`` (None: the model's own).
+DECODING = {"model's default": None, "greedy": 1, "beam search, 4 beams": 4}
+DECODING_INFO = ("nano's default is beam search with 4 beams (fewer errors on unseen sentences, about twice "
+                 "the decoding time on a CPU); other models decode greedily (on a GPU, the fast decoder)")
+
+
+def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, progress=gr.Progress(),
+               beams: Optional[int] = None):
+    """Run one clip. Returns the result, or raises ``gr.Error`` with a message for the person.
+    ``beams``: 1 greedy, more beam search; None: the model's own default."""
     if not audio_path:
         raise gr.Error("Record or upload some audio first.")
     spec = (model_spec or DEFAULT_MODEL).strip()
@@ -115,7 +123,7 @@ def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, pr
         raise gr.Error(f"Could not load model '{spec}': {str(error).splitlines()[0]}") from None
     progress(0.5, desc="Encoding, projecting, decoding")
     try:
-        result = _run_pipeline(model, samples)
+        result = _run_pipeline(model, samples, beams)
     except AudioError as error:
         raise gr.Error(str(error)) from None
     return model, samples, result
@@ -127,7 +135,7 @@ def render(model: AudioLLM, samples, result: TranscriptionResult, log_y: bool, s
     tokens = len(result.token_ids)
     info = (
         f"**{result.model_name}** on `{result.device}` ({result.dtype}) · {result.duration_s:.2f} s of audio · "
-        f"{tokens} tokens generated\n\n{timings}"
+        f"{tokens} tokens generated ({decoding_text(result.beams)})\n\n{timings}"
     )
     notice = f"⚠️ {result.notice}" if result.notice else ""
     return {
@@ -234,6 +242,8 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
                     label="Model",
                     info="nano runs offline; or type a Tiny Audio checkpoint (Hub id or local directory)",
                 )
+                decoding = gr.Radio(choices=list(DECODING), value="model's default", label="Decoding",
+                                    info=DECODING_INFO, elem_id="decoding")
                 button = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
             with gr.Column(scale=2):
                 notice = gr.Markdown(elem_id="notice")
@@ -276,8 +286,10 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
                           download=download)
         outputs = [components[name] for name in OUTPUTS]
 
-        def on_transcribe(audio_path, model_spec, log_y_value, shared_value, progress=gr.Progress()):
-            model, samples, result = transcribe(store, audio_path, model_spec, progress)
+        def on_transcribe(audio_path, model_spec, log_y_value, shared_value, decoding_value="model's default",
+                          progress=gr.Progress()):
+            beams = DECODING.get(decoding_value)
+            model, samples, result = transcribe(store, audio_path, model_spec, progress, beams)
             shown = render(model, samples, result, log_y_value, shared_value)
             return [shown[name] for name in OUTPUTS] + [Run((model_spec or DEFAULT_MODEL).strip(), samples, result)]
 
@@ -288,7 +300,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
 
         # A new recording or upload is not an example: its reference text no longer applies.
         audio.input(lambda: "", None, reference, api_visibility="private")
-        button.click(on_transcribe, [audio, model_box, log_y, shared], outputs + [last],
+        button.click(on_transcribe, [audio, model_box, log_y, shared, decoding], outputs + [last],
                      concurrency_id="model", concurrency_limit=1, api_name="transcribe")
         for toggle in (log_y, shared):
             toggle.change(on_toggle, [last, log_y, shared], stages, api_visibility="private")

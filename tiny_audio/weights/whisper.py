@@ -7,6 +7,7 @@ decoder is kept as the baseline the project compares its pipeline against.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -290,8 +291,9 @@ def load_nano_whisper(dtype: torch.dtype = torch.float32) -> NanoWhisper:
 
 
 @torch.inference_mode()
-def transcribe_with_whisper_decoder(nano: NanoWhisper, samples_16k: np.ndarray) -> str:
-    """Whisper's own greedy transcript of one mono 16 kHz clip of at most 30 s."""
+def transcribe_with_whisper_decoder(nano: NanoWhisper, samples_16k: np.ndarray, beams: int = 1) -> str:
+    """Whisper's own transcript of one mono 16 kHz clip of at most 30 s: greedy, or beam search
+    with ``beams`` beams."""
     samples = np.asarray(samples_16k, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"expected mono 1-D samples, got shape {samples.shape}")
@@ -299,5 +301,7 @@ def transcribe_with_whisper_decoder(nano: NanoWhisper, samples_16k: np.ndarray) 
         raise ValueError(f"clip is {len(samples) / SAMPLE_RATE:.1f} s; at most {MAX_SECONDS} s supported")
     features = nano.feature_extractor(samples, sampling_rate=SAMPLE_RATE, return_tensors="pt")
     input_features = features.input_features.to(nano.model.dtype)
-    tokens = nano.model.generate(input_features, generation_config=nano.model.generation_config)
+    config = copy.deepcopy(nano.model.generation_config)
+    config.num_beams = beams
+    tokens = nano.model.generate(input_features, generation_config=config)
     return nano.tokenizer.decode(tokens[0], skip_special_tokens=True).strip()
