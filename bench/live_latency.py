@@ -175,7 +175,7 @@ def full_runs(model, samples: np.ndarray) -> list[dict]:
     rows = []
     for seconds in FULL_RUN_SECONDS:
         start = time.perf_counter()
-        result = model.transcribe(samples[: int(seconds * SAMPLE_RATE)])
+        result = model.transcribe(samples[: int(seconds * SAMPLE_RATE)], beams=1)
         rows.append(
             {
                 "buffer_s": seconds,
@@ -308,7 +308,7 @@ def main() -> None:
     samples = speech(args.seconds)
     load_before = os.getloadavg()
     model = load_model()
-    model.transcribe(samples[:16_000], max_new_tokens=4)  # warm-up: first-call allocations
+    model.transcribe(samples[:16_000], max_new_tokens=4, beams=1)  # warm-up: first-call allocations
     print(
         f"nano on CPU ({torch.get_num_threads()} threads, {os.cpu_count()} cores), {args.seconds:.1f} s of "
         f"example speech in {args.chunk} s chunks at real-time pace; load average {load_before[0]:.2f}"
@@ -341,7 +341,7 @@ def main() -> None:
     # The live updates' own pipeline (streaming.model_for_updates): bfloat16 where the CPU has it.
     fast = model_for_updates(model)
     models = {"float32": model} | ({"bfloat16": fast} if fast is not model else {})
-    fast.transcribe(samples[:16_000], max_new_tokens=4)
+    fast.transcribe(samples[:16_000], max_new_tokens=4, beams=1)
     share = CpuShare()
     isolated = isolated_updates(models, samples, tails, full, args.repeats)
     figures["isolated_updates"] = isolated

@@ -170,6 +170,7 @@ def test_transcribe_in_the_browser_draws_every_tab(app_url, browser, screenshot_
         assert transcript.strip()
         print(f"transcript: {transcript!r}")
 
+        expect(page.locator("#info")).to_contain_text("(beam search, 4 beams)")  # nano's default decoding
         expect(page.locator("#stats")).to_contain_text("encoder output")
         expect(page.locator("#stats")).to_contain_text("post-norm")
         expect(page.locator("#download a")).to_have_attribute("href", re.compile(r"/projector_lab_trace\.json$"))

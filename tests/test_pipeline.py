@@ -69,8 +69,9 @@ def test_traced_and_untraced_runs_give_the_same_tokens(tokenizer):
     assert plain.trace is None and "trace" not in plain.timings
 
 
-def test_beam_search_decodes_within_the_limits_and_agrees_with_greedy_on_one_token(tokenizer):
-    model, _, _ = build(tokenizer)
+@pytest.mark.parametrize("decoder_kind", ["llama", "qwen3"])
+def test_beam_search_decodes_within_the_limits_and_agrees_with_greedy_on_one_token(tokenizer, decoder_kind):
+    model, _, _ = build(tokenizer, decoder_kind=decoder_kind)
     audio = (speechlike(2.0, seed=4), 16_000)
     greedy = model.transcribe(audio, max_new_tokens=1, trace=False, beams=1)
     # One new token: the best of 4 beams is the most likely token, which greedy also picks.
@@ -83,6 +84,32 @@ def test_beam_search_decodes_within_the_limits_and_agrees_with_greedy_on_one_tok
     forced = greedy.token_ids + beam.token_ids[:1]
     continued = model.transcribe(audio, max_new_tokens=3, continue_from=forced, beams=3)
     assert continued.token_ids[: len(forced)] == forced and len(continued.token_ids) <= len(forced) + 3
+
+
+def test_beam_search_runs_generate_with_beams_and_leaves_the_static_greedy_decoder_alone(tokenizer, monkeypatch):
+    from transformers import GenerationConfig
+
+    model, _, decoder = build(tokenizer)
+    model.fast_decode = True  # the GPU's static-cache greedy decoder, here on the CPU
+    audio = (speechlike(2.0, seed=4), 16_000)
+    beams_asked = []
+    generate = decoder.generate
+
+    def spy(*args, **kwargs):
+        beams_asked.append(kwargs["generation_config"].num_beams)
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(decoder, "generate", spy)
+    first = model.transcribe(audio, max_new_tokens=8, beams=4, trace=False)
+    assert beams_asked == [4] and model._static_decoder is None
+    model.transcribe(audio, max_new_tokens=8, beams=1, trace=False)
+    assert beams_asked == [4] and model._static_decoder is not None
+    # A checkpoint's own generation settings do not reach beam search (greedy ignores them too):
+    # suppressing the token that comes first would change the transcript if they did.
+    decoder.generation_config = GenerationConfig(
+        do_sample=True, temperature=0.6, top_k=20, top_p=0.9, repetition_penalty=5.0, no_repeat_ngram_size=1,
+        length_penalty=-3.0, suppress_tokens=first.token_ids[:1], begin_suppress_tokens=first.token_ids[:1])
+    assert model.transcribe(audio, max_new_tokens=8, beams=4, trace=False).token_ids == first.token_ids
 
 
 def test_the_model_default_decoding_is_used_and_kept_by_copies(tokenizer):

@@ -217,7 +217,7 @@ def test_eval_refuses_a_weights_folder_without_a_projector(tmp_path, capsys):
     assert "has no nano_projector.safetensors" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         evaluation.main([str(tmp_path), "--beams", "0"])
-    assert "--beams must be at least 1" in capsys.readouterr().err
+    assert "--beams: must be at least 1" in capsys.readouterr().err
 
 
 def test_frame_masking_zeroes_bounded_spans_reproducibly_and_leaves_the_cache_alone():

@@ -13,7 +13,7 @@ TRACE_HELP = "transcribe a clip and print the shape and statistics of every pipe
 EXPLORE_HELP = "the course's experiments, computed from real modules"
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("--decoder", help="causal LM id or directory")
     trace.add_argument("--projector-weights", help="safetensors file with projector weights for --encoder/--decoder")
     trace.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
-    trace.add_argument("--max-new-tokens", type=_positive_int, default=None)
-    trace.add_argument("--beams", type=_positive_int, default=None,
+    trace.add_argument("--max-new-tokens", type=positive_int, default=None)
+    trace.add_argument("--beams", type=positive_int, default=None,
                        help="1: greedy decoding; more: beam search (default: the model's own, 4 for the trained nano)")
     trace.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
@@ -218,7 +218,7 @@ def _explore_rates(args):
         return {"rates": rows}, format_rates(rows, args.llm_dim)
     model, samples = _load(args)
     # The transcript plays no part here: one token is enough to get the traced frames.
-    result = model.transcribe(samples, max_new_tokens=1)
+    result = model.transcribe(samples, max_new_tokens=1, beams=1)  # only the traced frames are needed
     stacking = explore.model_stacking(model, result)
     mode = args.mode or stacking.mode
     rows = explore.downsampling_table(

@@ -162,6 +162,8 @@ def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Calla
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from .cli import positive_int
+
     parser = argparse.ArgumentParser(prog="python -m tiny_audio.eval", description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a dataset directory (its held-out split) or a folder of .wav + .txt pairs")
     parser.add_argument("--split", default="held-out", help="which split of a dataset (default held-out)")
@@ -169,11 +171,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-whisper", action="store_true", help="skip Whisper tiny.en's own decoder")
     parser.add_argument("--json", type=Path, help="write every transcript and the table here")
     parser.add_argument("--weights", type=Path, help="a training run's directory (default: the shipped nano weights)")
-    parser.add_argument("--beams", type=int, help="decoding, for both systems: 1 greedy, more beam search "
+    parser.add_argument("--beams", type=positive_int, help="decoding, for both systems: 1 greedy, more beam search "
                         "(default: the app's for nano, 4 beams for a trained projector)")
     args = parser.parse_args(argv)
-    if args.beams is not None and args.beams < 1:
-        parser.error("--beams must be at least 1")
 
     from .loading import NANO_PROJECTOR
 

@@ -14,7 +14,7 @@ import torch
 
 from .encoders import encoder_from_model, load_encoder
 from .lora import merge_lora
-from .model import AudioLLM
+from .model import AudioLLM, decoding_text
 from .projector import AudioProjector, projector_from_state_dict
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -106,11 +106,13 @@ def nano_notice(evaluation: Optional[Path]) -> str:
     """What the trained nano model is: its measured held-out WER and what it never saw."""
     if evaluation is None or not evaluation.is_file():
         return "Trained on synthetic text-to-speech only and not evaluated here; expect errors on real voices."
-    table = json.loads(evaluation.read_text())["table"]
+    report = json.loads(evaluation.read_text())
+    table = report["table"]
     parts = [f"{100 * table[g]['nano_wer']:.0f}% on {label}" for g, label in
              (("piper", "the Piper voice"), ("all", "all engines")) if g in table]
     whisper = table["all"].get("whisper_wer")
-    versus = f" (Whisper tiny.en: {100 * whisper:.0f}%)" if whisper is not None else ""
+    decoding = decoding_text(int(report.get("beams", 1)))
+    versus = f" (Whisper tiny.en: {100 * whisper:.0f}%; both {decoding})" if whisper is not None else f" ({decoding})"
     return (f"Trained on synthetic text-to-speech only: held-out word error rate {', '.join(parts)}{versus}. "
             "Real voices, accents and noisy rooms were never in its training data; expect more errors.")
 

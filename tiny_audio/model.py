@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -349,16 +350,19 @@ class AudioLLM:
         if max_new_tokens < 1:
             return []
         stops = sorted(self.stop_ids)
-        config = GenerationConfig(max_new_tokens=max_new_tokens, num_beams=beams, do_sample=False,
-                                  eos_token_id=stops, pad_token_id=stops[0])
+        pad = stops[0] if stops else (self.tokenizer.pad_token_id or 0)
+        # The settings that shape the search, all explicit: generate fills those left unset from
+        # the decoder's own generation config, and a checkpoint's sampling, repetition or
+        # suppression settings must not reach beam search when greedy decoding ignores them.
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens, min_new_tokens=0, num_beams=beams, do_sample=False,
+            eos_token_id=stops or None, pad_token_id=pad, length_penalty=1.0, early_stopping=False,
+            repetition_penalty=1.0, no_repeat_ngram_size=0, suppress_tokens=[], begin_suppress_tokens=[],
+        )
         mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=self.device)
         # With only embeddings as the prompt, generate returns the new tokens alone.
         out = self.decoder.generate(inputs_embeds=inputs_embeds, attention_mask=mask, generation_config=config)
-        tokens: list[int] = []
-        for token in out[0].tolist():
-            if token in self.stop_ids:
-                break
-            tokens.append(token)
+        tokens = list(itertools.takewhile(lambda token: token not in self.stop_ids, out[0].tolist()))
         if clock:
             clock.lap("decode")
         return tokens

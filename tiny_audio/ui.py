@@ -22,6 +22,7 @@ from . import plots
 from .audio import AudioError, load_audio
 from .encoders import WHISPER_WINDOW_SECONDS
 from .examples import example_clips
+from .loading import NANO_BEAMS
 from .model import AudioLLM, TranscriptionResult, decoding_text
 from .ui_explore import Run, build_explore_tab
 from .ui_live import build_live_tab
@@ -99,8 +100,8 @@ def _run_pipeline(model: AudioLLM, samples, beams: Optional[int] = None):
 
 
 # The decoding choices the page offers, as beams for ``transcribe`` (None: the model's own).
-DECODING = {"model's default": None, "greedy": 1, "beam search, 4 beams": 4}
-DECODING_INFO = ("nano's default is beam search with 4 beams (fewer errors on unseen sentences, about twice "
+DECODING = {"model's default": None, "greedy": 1, decoding_text(NANO_BEAMS): NANO_BEAMS}
+DECODING_INFO = (f"nano's default is {decoding_text(NANO_BEAMS)} (fewer errors on unseen sentences, about twice "
                  "the decoding time on a CPU); other models decode greedily (on a GPU, the fast decoder)")
 
 

