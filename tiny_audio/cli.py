@@ -218,7 +218,7 @@ def _explore_rates(args):
         return {"rates": rows}, format_rates(rows, args.llm_dim)
     model, samples = _load(args)
     # The transcript plays no part here: one token is enough to get the traced frames.
-    result = model.transcribe(samples, max_new_tokens=1, beams=1)  # only the traced frames are needed
+    result = model.transcribe(samples, max_new_tokens=1, beams=1)
     stacking = explore.model_stacking(model, result)
     mode = args.mode or stacking.mode
     rows = explore.downsampling_table(

@@ -7,10 +7,10 @@
 Both systems read the same clips, and both use the same Whisper tiny.en encoder weights, so
 Whisper's decoder is the natural anchor for what the projector + LLM make of them. Both decode
 the same way: as the app does nano (beam search with 4 beams once the projector is trained), or
-as ``--beams`` says (1: greedy). Transcripts
-and references pass through Whisper's English text normaliser (numbers, spellings, punctuation,
-case) before scoring; WER is the corpus figure (edits over reference words) per group: each
-engine, the clips in voices never used in training (one group), and all clips.
+as ``--beams`` says (1: greedy). Transcripts and references pass through Whisper's English text
+normaliser (numbers, spellings, punctuation, case) before scoring; WER is the corpus figure
+(edits over reference words) per group: each engine, the clips in voices never used in training
+(one group), and all clips.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ microphone or a file played at real-time pace). The design:
   the model: 2-3x faster prefill and about 2x faster per token than float32 here
   (``bench/live_latency.py``); the nano model's LLM stage was trained in bfloat16 autocast.
 - ``finish`` runs the model once more on the whole window, with nothing forced, in the model's
-  own precision and decoding (beam search for the trained nano): the final transcript is exactly what a single run on the same audio gives (plus
-  the text settled in earlier windows, when more than ``max_seconds`` was heard).
+  own precision and decoding (beam search for the trained nano): the final transcript is exactly
+  what a single run on the same audio gives (plus the text settled in earlier windows, when more
+  than ``max_seconds`` was heard).
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ def _run_pipeline(model: AudioLLM, samples, beams: Optional[int] = None):
 
 
 # The decoding choices the page offers, as beams for ``transcribe`` (None: the model's own).
-DECODING = {"model's default": None, "greedy": 1, decoding_text(NANO_BEAMS): NANO_BEAMS}
+DEFAULT_DECODING = "model's default"
+DECODING = {DEFAULT_DECODING: None, "greedy": 1, decoding_text(NANO_BEAMS): NANO_BEAMS}
 DECODING_INFO = (f"nano's default is {decoding_text(NANO_BEAMS)} (fewer errors on unseen sentences, about twice "
                  "the decoding time on a CPU); other models decode greedily (on a GPU, the fast decoder)")
 
@@ -243,7 +244,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
                     label="Model",
                     info="nano runs offline; or type a Tiny Audio checkpoint (Hub id or local directory)",
                 )
-                decoding = gr.Radio(choices=list(DECODING), value="model's default", label="Decoding",
+                decoding = gr.Radio(choices=list(DECODING), value=DEFAULT_DECODING, label="Decoding",
                                     info=DECODING_INFO, elem_id="decoding")
                 button = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
             with gr.Column(scale=2):
@@ -287,7 +288,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
                           download=download)
         outputs = [components[name] for name in OUTPUTS]
 
-        def on_transcribe(audio_path, model_spec, log_y_value, shared_value, decoding_value="model's default",
+        def on_transcribe(audio_path, model_spec, log_y_value, shared_value, decoding_value=DEFAULT_DECODING,
                           progress=gr.Progress()):
             beams = DECODING.get(decoding_value)
             model, samples, result = transcribe(store, audio_path, model_spec, progress, beams)
