@@ -143,7 +143,7 @@ def step_times(model, samples: np.ndarray, new_tokens: int, fast: bool) -> dict[
 
 def trace_sync_check(model, samples: np.ndarray) -> str:
     """Run the trace's device phase with CUDA's sync debugging set to raise."""
-    from tiny_audio.trace import Tracer
+    from tiny_audio.pipeline.trace import Tracer
 
     if model.device.type != "cuda":
         return "n/a (CPU)"
@@ -167,7 +167,7 @@ def trace_sync_check(model, samples: np.ndarray) -> str:
 
 def graph_matches_plain(device: torch.device, new_tokens: int) -> str:
     """float32, small shapes: CUDA-graph decoding vs the plain loop, same inputs."""
-    from tiny_audio.random_models import course_scale_pipeline
+    from tiny_audio.loading.random_models import course_scale_pipeline
 
     model = course_scale_pipeline(small=True, device=str(device), dtype=torch.float32)
     samples = speechlike(3.0)
@@ -179,7 +179,7 @@ def graph_matches_plain(device: torch.device, new_tokens: int) -> str:
 
 
 def run(args) -> dict:
-    from tiny_audio.random_models import course_scale_pipeline
+    from tiny_audio.loading.random_models import course_scale_pipeline
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32

@@ -13,7 +13,7 @@ Three measurements on the same audio (the example clips joined with short pauses
    computes bfloat16 natively, in the bfloat16 copy the live updates use, side by side: the ratio
    and whether both gave the same tokens;
 3. the live path: ``--chunk`` pieces fed at real-time pace into a ``LiveSession``, whose worker
-   thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live``
+   thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live.cli``
    (its updates in bfloat16 where available; then again in float32 to compare).
    Per update: latency (``LiveUpdate.latency_s``: arrival of the newest chunk the run included →
    its result, the figure the app shows) and the run's own compute; per speech chunk: arrival →
@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tiny_audio.streaming import DEFAULT_TAIL_TOKENS, model_for_updates  # noqa: E402  (after the path is set)
+from tiny_audio.live.streaming import DEFAULT_TAIL_TOKENS, model_for_updates  # noqa: E402  (after the path is set)
 
 TARGET_S = 1.0
 BUCKETS = ((0.0, 5.0), (5.0, 10.0), (10.0, 15.0))
@@ -83,8 +83,8 @@ def speech(seconds: float) -> np.ndarray:
     """The example clips in turn, each followed by a short pause, to exactly ``seconds`` at 16 kHz."""
     import soundfile as sf
 
-    from tiny_audio.audio import SAMPLE_RATE, resample, to_mono
-    from tiny_audio.examples import example_clips
+    from tiny_audio.pipeline.audio import SAMPLE_RATE, resample, to_mono
+    from tiny_audio.app.examples import example_clips
 
     clips = []
     for wav, _ in example_clips():
@@ -100,8 +100,8 @@ def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
              fast_updates: bool = True) -> tuple[list[dict], list[dict]]:
     """Feed ``samples`` in real time. Returns one record per update the worker produced, and one
     per speech chunk: its wait from arrival to the first update that included it."""
-    from tiny_audio.audio import SAMPLE_RATE, SILENCE_PEAK
-    from tiny_audio.streaming import LiveSession
+    from tiny_audio.pipeline.audio import SAMPLE_RATE, SILENCE_PEAK
+    from tiny_audio.live.streaming import LiveSession
 
     session = LiveSession(model, max_seconds=30.0, tail_tokens=tail_tokens, fast_updates=fast_updates)
     step = int(chunk_s * SAMPLE_RATE)
@@ -169,8 +169,8 @@ def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
 
 
 def full_runs(model, samples: np.ndarray) -> list[dict]:
-    from tiny_audio.audio import SAMPLE_RATE
-    from tiny_audio.model import default_max_new_tokens
+    from tiny_audio.pipeline.audio import SAMPLE_RATE
+    from tiny_audio.pipeline.model import default_max_new_tokens
 
     rows = []
     for seconds in FULL_RUN_SECONDS:
@@ -194,7 +194,7 @@ def isolated_updates(models: dict, samples: np.ndarray, tails: list[int], full: 
     ``models`` (precision → pipeline) in turn: what a run costs once the machine's other load is
     taken out. The start of the full run's answer is forced as the settled part,
     SETTLED_TOKENS_PER_S per second of buffer, as in a live session."""
-    from tiny_audio.audio import SAMPLE_RATE
+    from tiny_audio.pipeline.audio import SAMPLE_RATE
 
     rows = []
     for run in full:

@@ -63,7 +63,7 @@ def main() -> None:
     import torch
 
     from tiny_audio import load_audio, load_model
-    from tiny_audio.weights.whisper import load_nano_whisper, transcribe_with_whisper_decoder
+    from tiny_audio.loading.weights.whisper import load_nano_whisper, transcribe_with_whisper_decoder
 
     work = Path(tempfile.mkdtemp(prefix="nano-bench-"))
     clip = work / "clip.wav"

@@ -22,7 +22,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tiny_audio.audio import load_audio  # noqa: E402
+from tiny_audio.pipeline.audio import load_audio  # noqa: E402
 
 OUT = ROOT / "assets" / "examples"
 PIPER = {

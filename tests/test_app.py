@@ -10,11 +10,11 @@ import soundfile as sf
 import torch
 from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
 
-from tiny_audio import plots
-from tiny_audio.encoders import encoder_from_model
-from tiny_audio.model import AudioLLM
-from tiny_audio.projector import AudioProjector
-from tiny_audio.ui import OUTPUTS, ModelStore, build_demo, render, transcribe
+from tiny_audio.report import plots
+from tiny_audio.pipeline.encoders import encoder_from_model
+from tiny_audio.pipeline.model import AudioLLM
+from tiny_audio.pipeline.projector import AudioProjector
+from tiny_audio.app.blocks import OUTPUTS, ModelStore, build_demo, render, transcribe
 
 
 def tiny_loader(spec: str) -> AudioLLM:
@@ -126,7 +126,7 @@ def test_served_app_with_gradio_client(store, speech, tmp_path):
 
 
 def test_explore_handlers_on_the_latest_clip(store, speech):
-    from tiny_audio import ui_explore
+    from tiny_audio.app import explore_tab as ui_explore
 
     model, samples, result = transcribe(store, speech, "tiny")
     run = ui_explore.Run("tiny", samples, result)
@@ -150,7 +150,7 @@ def test_explore_handlers_on_the_latest_clip(store, speech):
 
 
 def test_live_tab_handlers_stream_then_finish_with_the_full_run(store):
-    from tiny_audio import ui_live
+    from tiny_audio.app import live_tab as ui_live
 
     pcm = (speechlike(2.0, rate=48_000) * 32767).astype(np.int16)
     view = None
@@ -219,7 +219,7 @@ def test_model_store_loads_one_model_while_another_is_still_loading():
 
 
 def test_download_files_do_not_pile_up(store, speech, monkeypatch, tmp_path):
-    from tiny_audio import ui
+    from tiny_audio.app import blocks as ui
 
     monkeypatch.setattr(ui, "DOWNLOADS", tmp_path / "downloads")
     monkeypatch.setattr(ui, "KEEP_DOWNLOADS", 3)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tiny_audio.audio import AudioError, load_audio, prepare, to_float, to_mono
+from tiny_audio.pipeline.audio import AudioError, load_audio, prepare, to_float, to_mono
 
 
 def tone(seconds, rate, amplitude=0.3):

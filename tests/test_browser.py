@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_audio.examples import EXAMPLES_DIR
+from tiny_audio.app.examples import EXAMPLES_DIR
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Headless and quiet: without the background-networking flags Chromium keeps calling home, and a closed
@@ -68,7 +68,7 @@ STAGES_LOG_Y = "() => document.querySelector('#stages .js-plotly-plot')?.layout?
 
 @pytest.fixture(scope="module")
 def app_url():
-    from tiny_audio.ui import ModelStore, build_demo
+    from tiny_audio.app.blocks import ModelStore, build_demo
 
     store = ModelStore()
     store.get("nano")

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 from sample_text import synthetic_sentences, write_fortunes
 
-from tiny_audio import dataset, tts
-from tiny_audio.dataset import (
+from tiny_audio.training import dataset, tts
+from tiny_audio.training.dataset import (
     Sentence,
     add_noise,
     apply_gain,

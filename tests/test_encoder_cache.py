@@ -6,8 +6,8 @@ import soundfile as sf
 import torch
 from tiny_models import speechlike, tiny_whisper
 
-from tiny_audio.encoder_cache import build_cache, encode_clip, load_cache, main, shard_path
-from tiny_audio.encoders import encoder_from_model
+from tiny_audio.training.encoder_cache import build_cache, encode_clip, load_cache, main, shard_path
+from tiny_audio.pipeline.encoders import encoder_from_model
 
 
 def tiny_dataset(folder, lengths=(1.0, 1.3, 0.7, 2.0, 1.1)):

@@ -15,11 +15,11 @@ import torch
 from scipy.special import erf
 from tiny_models import speechlike, tiny_hubert, tiny_llama, tiny_tokenizer, tiny_whisper
 
-from tiny_audio import explore
+from tiny_audio.explore import experiments as explore
 from tiny_audio.cli import main
-from tiny_audio.encoders import encoder_from_model
-from tiny_audio.model import AudioLLM
-from tiny_audio.projector import AudioProjector, MLPAudioProjector
+from tiny_audio.pipeline.encoders import encoder_from_model
+from tiny_audio.pipeline.model import AudioLLM
+from tiny_audio.pipeline.projector import AudioProjector, MLPAudioProjector
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -416,10 +416,10 @@ def test_cli_text_tables_and_errors(capsys):
 
 
 def test_cli_rates_and_activations_on_a_file(tokenizer, tmp_path, monkeypatch, capsys):
-    import tiny_audio.loading
+    import tiny_audio.loading.load
 
     model = tiny_pipeline(tokenizer)
-    monkeypatch.setattr(tiny_audio.loading, "load_model", lambda spec=None, **kwargs: model)
+    monkeypatch.setattr(tiny_audio.loading.load, "load_model", lambda spec=None, **kwargs: model)
     clip = tmp_path / "clip.wav"
     sf.write(clip, speechlike(1.42), 16_000)
 

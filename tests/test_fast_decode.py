@@ -4,10 +4,10 @@ import pytest
 import torch
 from tiny_models import speechlike, tiny_llama, tiny_qwen3, tiny_tokenizer, tiny_whisper
 
-from tiny_audio.encoders import encoder_from_model
-from tiny_audio.fast_decode import StaticGreedyDecoder
-from tiny_audio.model import AudioLLM
-from tiny_audio.projector import AudioProjector
+from tiny_audio.pipeline.encoders import encoder_from_model
+from tiny_audio.pipeline.fast_decode import StaticGreedyDecoder
+from tiny_audio.pipeline.model import AudioLLM
+from tiny_audio.pipeline.projector import AudioProjector
 
 
 @pytest.mark.parametrize("make_decoder", [tiny_llama, tiny_qwen3])

@@ -1,4 +1,4 @@
-"""``python -m tiny_audio.live``: device choice, the no-PortAudio path, the file source, the HTML page."""
+"""``python -m tiny_audio.live.cli``: device choice, the no-PortAudio path, the file source, the HTML page."""
 
 import os
 import queue
@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from tiny_models import speechlike, tiny_pipeline
 
-from tiny_audio import audio_devices, live, live_display
-from tiny_audio.streaming import LiveSession
+from tiny_audio.live import cli as live
+from tiny_audio.live import devices as audio_devices
+from tiny_audio.live import display as live_display
+from tiny_audio.live.streaming import LiveSession
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,7 +108,7 @@ def test_a_missing_device_ends_the_command_with_status_2_before_loading_a_model(
             return HEADLESS
 
     monkeypatch.setattr(live, "import_sounddevice", lambda: FakeSoundDevice)
-    monkeypatch.setattr("tiny_audio.loading.load_model", lambda *a, **k: pytest.fail("loaded a model"))
+    monkeypatch.setattr("tiny_audio.loading.load.load_model", lambda *a, **k: pytest.fail("loaded a model"))
     assert live.main([]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: no audio input device found (PortAudio sees only 2 output device(s))"
@@ -137,7 +139,7 @@ def test_without_portaudio_the_command_names_libportaudio2_and_exits_2():
     check = subprocess.run([sys.executable, "-c", HIDE_PORTAUDIO + "import sounddevice"], capture_output=True, text=True)
     assert "OSError: PortAudio library not found" in check.stderr, check.stderr
 
-    command = HIDE_PORTAUDIO + "import runpy; runpy.run_module('tiny_audio.live', run_name='__main__')"
+    command = HIDE_PORTAUDIO + "import runpy; runpy.run_module('tiny_audio.live.cli', run_name='__main__')"
     done = subprocess.run([sys.executable, "-c", command], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and done.stdout == ""
@@ -147,7 +149,7 @@ def test_without_portaudio_the_command_names_libportaudio2_and_exits_2():
 
 def test_the_web_app_never_imports_sounddevice():
     code = (
-        "import sys, tiny_audio.live, tiny_audio.ui as ui; ui.build_demo(ui.ModelStore()); "
+        "import sys, tiny_audio.live.cli, tiny_audio.app.blocks as ui; ui.build_demo(ui.ModelStore()); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sounddevice', '_sounddevice')))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -259,11 +261,11 @@ def test_a_failed_html_write_keeps_the_previous_page(update, tmp_path, monkeypat
 @pytest.mark.integration
 def test_live_command_on_a_clip_prints_the_full_run_transcript():
     from tiny_audio import load_model
-    from tiny_audio.examples import example_clips
+    from tiny_audio.app.examples import example_clips
 
     wav, _ = example_clips()[0]
     done = subprocess.run(
-        [sys.executable, "-m", "tiny_audio.live", "--input-file", wav, "--speed", "8"],
+        [sys.executable, "-m", "tiny_audio.live.cli", "--input-file", wav, "--speed", "8"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr

@@ -25,7 +25,7 @@ def run_cli(*args):
 
 @pytest.mark.integration
 def test_cli_trace_prints_every_stage_and_the_untrained_notice(clip):
-    from tiny_audio.loading import ASSETS, NANO_PROJECTOR
+    from tiny_audio.loading.load import ASSETS, NANO_PROJECTOR
 
     out = run_cli("trace", str(clip))
     assert out.returncode == 0, out.stderr
@@ -77,7 +77,7 @@ def shipped_nano():
 
 
 def _example_params():
-    from tiny_audio.examples import example_clips
+    from tiny_audio.app.examples import example_clips
 
     params = []
     for wav, reference in example_clips():
@@ -90,7 +90,7 @@ def _example_params():
 @pytest.mark.integration
 @pytest.mark.parametrize("wav, reference", _example_params())
 def test_the_shipped_nano_model_transcribes_the_example_clip(shipped_nano, wav, reference):
-    from tiny_audio.eval import normaliser
+    from tiny_audio.training.evaluate import normaliser
 
     assert shipped_nano.projector_trained and "LoRA" in shipped_nano.name
     normalise = normaliser()
@@ -102,7 +102,7 @@ def test_the_shipped_nano_model_transcribes_the_example_clip(shipped_nano, wav, 
 def test_the_bfloat16_copy_that_live_updates_use_transcribes_the_examples_alike(shipped_nano):
     import torch
 
-    from tiny_audio.examples import example_clips
+    from tiny_audio.app.examples import example_clips
 
     fast = shipped_nano.in_dtype(torch.bfloat16)
     for wav, _ in example_clips():  # greedily, as live updates decode

@@ -18,8 +18,8 @@ import torch
 from safetensors import safe_open
 from transformers import LlamaConfig
 
-from tiny_audio.weights import smollm2
-from tiny_audio.weights.smollm2 import (
+from tiny_audio.loading.weights import smollm2
+from tiny_audio.loading.weights.smollm2 import (
     GGUF_ENV,
     REQUIRED_FILES,
     cached_smollm2_dir,

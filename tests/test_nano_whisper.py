@@ -18,9 +18,9 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
-from tiny_audio.weights import whisper
-from tiny_audio.weights.ctranslate2 import read_ctranslate2
-from tiny_audio.weights.whisper import SAMPLE_RATE, load_nano_whisper, transcribe_with_whisper_decoder
+from tiny_audio.loading.weights import whisper
+from tiny_audio.loading.weights.ctranslate2 import read_ctranslate2
+from tiny_audio.loading.weights.whisper import SAMPLE_RATE, load_nano_whisper, transcribe_with_whisper_decoder
 
 SENTENCE = "please send the weekly report to the team before friday morning"
 
@@ -178,8 +178,8 @@ def test_failed_conversion_leaves_no_weights_file(temp_cache, monkeypatch):
 @pytest.mark.integration
 def test_whisper_baseline_transcribes_every_example_clip():
     """The example clips are clear speech: Whisper tiny.en's own decoder gets each one right."""
-    from tiny_audio.audio import load_audio
-    from tiny_audio.examples import example_clips
+    from tiny_audio.pipeline.audio import load_audio
+    from tiny_audio.app.examples import example_clips
 
     nano = load_nano_whisper()
     clips = example_clips()

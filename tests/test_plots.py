@@ -11,10 +11,10 @@ import pytest
 import torch
 from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
 
-from tiny_audio import plots
-from tiny_audio.encoders import encoder_from_model
-from tiny_audio.model import AudioLLM
-from tiny_audio.projector import AudioProjector
+from tiny_audio.report import plots
+from tiny_audio.pipeline.encoders import encoder_from_model
+from tiny_audio.pipeline.model import AudioLLM
+from tiny_audio.pipeline.projector import AudioProjector
 
 PAYLOAD_LIMIT = 60_000  # bytes for one full update: the five figures
 
@@ -310,7 +310,7 @@ def test_figures_without_a_trace_say_so(tokenizer):
 
 
 def test_the_pipeline_does_not_import_plotly():
-    code = "import sys, tiny_audio, tiny_audio.model, tiny_audio.trace; assert 'plotly' not in sys.modules"
+    code = "import sys, tiny_audio, tiny_audio.pipeline.model, tiny_audio.pipeline.trace; assert 'plotly' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -354,7 +354,7 @@ def test_trace_rows_follow_exercise_one(result):
 @pytest.mark.integration
 def test_nano_model_full_update_fits_the_budget(tmp_path):
     from tiny_audio import load_model
-    from tiny_audio.audio import load_audio
+    from tiny_audio.pipeline.audio import load_audio
 
     model = load_model()
     wav = tmp_path / "speech.wav"

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tiny_audio.projector import (
+from tiny_audio.pipeline.projector import (
     AudioProjector,
     MLPAudioProjector,
     RMSNorm,

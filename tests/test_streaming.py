@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 from tiny_models import speechlike, tiny_pipeline
 
-from tiny_audio.streaming import LiveSession, RollingBuffer, common_prefix
+from tiny_audio.live.streaming import LiveSession, RollingBuffer, common_prefix
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +137,8 @@ def test_common_prefix():
 @pytest.mark.integration
 def test_nano_live_stream_of_an_example_clip_matches_a_full_run(tmp_path):
     from tiny_audio import load_model
-    from tiny_audio.audio import resample
-    from tiny_audio.examples import example_clips
+    from tiny_audio.pipeline.audio import resample
+    from tiny_audio.app.examples import example_clips
 
     nano = load_model()
     wav, _ = example_clips()[0]
@@ -159,7 +159,7 @@ def test_a_copy_in_another_dtype_is_made_once_and_leaves_the_model_alone(model):
 
 
 def test_updates_use_the_bfloat16_copy_where_the_cpu_has_it_and_the_final_run_the_model(model, monkeypatch):
-    from tiny_audio import streaming
+    from tiny_audio.live import streaming
 
     session = LiveSession(model, background=False)
     expected = model.in_dtype(torch.bfloat16) if streaming.cpu_has_native_bfloat16() else model

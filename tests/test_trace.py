@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from tiny_audio.trace import Tracer, summarize_embeddings, summarize_tensor
+from tiny_audio.pipeline.trace import Tracer, summarize_embeddings, summarize_tensor
 
 
 def reference_stats(x: np.ndarray) -> dict:
@@ -109,7 +109,7 @@ def test_finalize_moves_results_to_the_host_once(monkeypatch):
 
 @pytest.mark.parametrize("lanes", [1, 7, 64])
 def test_spread_counting_equals_bincount(lanes):
-    from tiny_audio.trace import _count
+    from tiny_audio.pipeline.trace import _count
 
     index = torch.randint(0, 100, (50_001,))
     assert torch.equal(_count(index, 100, lanes=lanes), torch.bincount(index, minlength=100))

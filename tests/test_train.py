@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from tiny_models import tiny_pipeline
 
-from tiny_audio import train
-from tiny_audio.lora import add_lora, lora_state_dict, merge_lora
-from tiny_audio.train import EmbeddingCTCHead, Example, SequenceBuilder, StageConfig
+from tiny_audio.training import train
+from tiny_audio.pipeline.lora import add_lora, lora_state_dict, merge_lora
+from tiny_audio.training.train import EmbeddingCTCHead, Example, SequenceBuilder, StageConfig
 
 
 def examples(model, count=8, seed=0):
@@ -211,7 +211,7 @@ def test_a_resumed_stage_forgets_the_log_lines_it_runs_again(tmp_path):
 
 
 def test_eval_refuses_a_weights_folder_without_a_projector(tmp_path, capsys):
-    from tiny_audio import eval as evaluation
+    from tiny_audio.training import evaluate as evaluation
 
     assert evaluation.main([str(tmp_path), "--weights", str(tmp_path)]) == 2
     assert "has no nano_projector.safetensors" in capsys.readouterr().err
@@ -284,7 +284,7 @@ def test_a_warm_start_reads_another_run_s_exported_projector_and_adapter(tmp_pat
 
 
 def test_a_warm_start_can_grow_the_adapter_to_every_linear_layer(tmp_path):
-    from tiny_audio.lora import ALL_TARGETS, wrapped_targets
+    from tiny_audio.pipeline.lora import ALL_TARGETS, wrapped_targets
 
     torch.manual_seed(0)
     trained = tiny_pipeline()

@@ -7,8 +7,9 @@ import json
 import pytest
 from sample_text import write_fortunes
 
-from tiny_audio import dataset, encoder_cache, loading, model_card, train
-from tiny_audio import eval as evaluation
+from tiny_audio.loading import load as loading
+from tiny_audio.training import dataset, encoder_cache, model_card, train
+from tiny_audio.training import evaluate as evaluation
 
 pytestmark = pytest.mark.integration
 

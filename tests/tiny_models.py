@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tiny_audio.random_models import simple_tokenizer
+from tiny_audio.loading.random_models import simple_tokenizer
 
 
 def tiny_tokenizer():
@@ -115,9 +115,9 @@ def save_pair(tmp: Path, encoder, decoder, tokenizer) -> tuple[str, str]:
 
 def tiny_pipeline(seed: int = 4):
     """A whole tiny AudioLLM: tiny Whisper → SwiGLU projector → tiny Qwen3 (random weights)."""
-    from tiny_audio.encoders import encoder_from_model
-    from tiny_audio.model import AudioLLM
-    from tiny_audio.projector import AudioProjector
+    from tiny_audio.pipeline.encoders import encoder_from_model
+    from tiny_audio.pipeline.model import AudioLLM
+    from tiny_audio.pipeline.projector import AudioProjector
 
     tokenizer = tiny_tokenizer()
     decoder = tiny_qwen3(len(tokenizer), seed=seed)

@@ -6,8 +6,8 @@
     result.text, result.stages, result.timings
 """
 
-from .audio import AudioError, load_audio
-from .loading import load_model
-from .model import AudioLLM, TranscriptionResult
+from tiny_audio.loading.load import load_model
+from tiny_audio.pipeline.audio import AudioError, load_audio
+from tiny_audio.pipeline.model import AudioLLM, TranscriptionResult
 
 __all__ = ["AudioError", "AudioLLM", "TranscriptionResult", "load_audio", "load_model"]

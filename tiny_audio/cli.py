@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from .audio import AudioError
+from tiny_audio.pipeline.audio import AudioError
 
 TRACE_HELP = "transcribe a clip and print the shape and statistics of every pipeline stage"
 EXPLORE_HELP = "the course's experiments, computed from real modules"
@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_trace(args: argparse.Namespace) -> int:
-    from .audio import load_audio
-    from .encoders import WHISPER_WINDOW_SECONDS
-    from .loading import load_model
+    from tiny_audio.pipeline.audio import load_audio
+    from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
+    from tiny_audio.loading.load import load_model
 
     try:
         # Check the audio before spending seconds on loading a model.
@@ -74,7 +74,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
 def format_report(result, k: int) -> str:
     """The course's Exercise 1 table: shapes and statistics at every step, then the summary."""
-    from .model import decoding_text
+    from tiny_audio.pipeline.model import decoding_text
 
     lines = [f"model:      {result.model_name}  [{result.device}, {result.dtype}]"]
     lines.append(f"decoding:   {decoding_text(result.beams)}")
@@ -179,7 +179,7 @@ def _config(text: str) -> tuple[int, int, int, int]:
 
 
 def run_explore(args: argparse.Namespace) -> int:
-    from . import explore
+    from tiny_audio.explore import experiments as explore
 
     try:
         if args.what == "rates":
@@ -201,16 +201,16 @@ def run_explore(args: argparse.Namespace) -> int:
 
 
 def _load(args):
-    from .audio import load_audio
-    from .encoders import WHISPER_WINDOW_SECONDS
-    from .loading import load_model
+    from tiny_audio.pipeline.audio import load_audio
+    from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
+    from tiny_audio.loading.load import load_model
 
     samples = load_audio(args.file, max_seconds=WHISPER_WINDOW_SECONDS)  # before seconds of model loading
     return load_model(args.model, device=args.device), samples
 
 
 def _explore_rates(args):
-    from . import explore
+    from tiny_audio.explore import experiments as explore
 
     if args.file is None:
         mode = args.mode or "pad"
@@ -229,7 +229,7 @@ def _explore_rates(args):
 
 
 def _explore_activations(args):
-    from . import explore
+    from tiny_audio.explore import experiments as explore
 
     model, samples = _load(args)
     return explore.study_activations(model, samples, bins=args.bins, seed=args.seed)

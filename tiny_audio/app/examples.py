@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
+from tiny_audio.paths import EXAMPLES_DIR
+
 
 
 def example_clips() -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .audio import SAMPLE_RATE
+from tiny_audio.pipeline.audio import SAMPLE_RATE
 
 SAMPLES_PER_FRAME = 320  # 20 ms at 16 kHz
 WHISPER_WINDOW_SECONDS = 30.0

@@ -14,8 +14,8 @@ from typing import Optional
 
 import gradio as gr
 
-from . import plots
-from .streaming import LiveSession, LiveUpdate
+from tiny_audio.report import plots
+from tiny_audio.live.streaming import LiveSession, LiveUpdate
 
 DEFAULT_MODEL = os.environ.get("TINY_AUDIO_MODEL", "nano")
 

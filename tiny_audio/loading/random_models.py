@@ -12,9 +12,9 @@ from typing import Optional
 
 import torch
 
-from .encoders import encoder_from_model
-from .model import AudioLLM
-from .projector import AudioProjector
+from tiny_audio.pipeline.encoders import encoder_from_model
+from tiny_audio.pipeline.model import AudioLLM
+from tiny_audio.pipeline.projector import AudioProjector
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -113,7 +113,7 @@ def course_scale_pipeline(
     same shapes, tiny). Weights are initialised directly on the target device."""
     from transformers import HubertModel, SmolLM3ForCausalLM
 
-    from .model import pick_device
+    from tiny_audio.pipeline.model import pick_device
 
     device, dtype = pick_device(device, dtype)
     torch.manual_seed(seed)

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .audio import SAMPLE_RATE, AudioError, AudioInput, load_audio
-from .encoders import SpeechEncoder
-from .text import clean_transcript
-from .trace import DEFAULT_BINS, NativeEmbeddings, Trace, Tracer, summarize_embeddings
+from tiny_audio.pipeline.audio import SAMPLE_RATE, AudioError, AudioInput, load_audio
+from tiny_audio.pipeline.encoders import SpeechEncoder
+from tiny_audio.pipeline.text import clean_transcript
+from tiny_audio.pipeline.trace import DEFAULT_BINS, NativeEmbeddings, Trace, Tracer, summarize_embeddings
 
 AUDIO_MARKER = "<audio>"
 UNTRAINED_NOTICE = (
@@ -313,7 +313,7 @@ class AudioLLM:
             return self._beam_search(inputs_embeds, max_new_tokens, beams, clock)
         if self.fast_decode:
             if self._static_decoder is None:
-                from .fast_decode import StaticGreedyDecoder
+                from tiny_audio.pipeline.fast_decode import StaticGreedyDecoder
 
                 self._static_decoder = StaticGreedyDecoder(
                     self.decoder, max_cache_len=STATIC_CACHE_LEN, compile_step=self.compile

@@ -12,13 +12,13 @@ from typing import Optional
 
 import torch
 
-from .encoders import encoder_from_model, load_encoder
-from .lora import merge_lora
-from .model import AudioLLM, decoding_text
-from .projector import AudioProjector, projector_from_state_dict
+from tiny_audio.pipeline.encoders import encoder_from_model, load_encoder
+from tiny_audio.pipeline.lora import merge_lora
+from tiny_audio.pipeline.model import AudioLLM, decoding_text
+from tiny_audio.pipeline.projector import AudioProjector, projector_from_state_dict
+from tiny_audio.paths import ASSETS
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-# The nano model's trained files (python -m tiny_audio.train, then tiny_audio.model_card), in
+# The nano model's trained files (python -m tiny_audio.training.train, then tiny_audio.training.model_card), in
 # ASSETS or in a training run's directory: the projector, the LoRA adapter merged into SmolLM2
 # at load (and its rank / alpha), and the held-out word error rates the app quotes.
 NANO_PROJECTOR = "nano_projector.safetensors"
@@ -73,8 +73,8 @@ def load_nano(
     """The offline default, with the trained files in ``weights`` (default: the shipped ones).
     ``weights=None``, or a directory without a projector: a random projector and the plain LLM
     (where training starts)."""
-    from .weights.smollm2 import load_nano_smollm2
-    from .weights.whisper import load_nano_whisper
+    from tiny_audio.loading.weights.smollm2 import load_nano_smollm2
+    from tiny_audio.loading.weights.whisper import load_nano_whisper
 
     whisper = load_nano_whisper()
     decoder, tokenizer = load_nano_smollm2()
@@ -217,7 +217,7 @@ def _load_decoder(model_id: str, dtype: torch.dtype, tokenizer_dir: Optional[Pat
 
 
 def pick_dtype(device: Optional[str]) -> torch.dtype:
-    from .model import pick_device
+    from tiny_audio.pipeline.model import pick_device
 
     return pick_device(device)[1]
 

@@ -1,8 +1,8 @@
 """Word error rate of the nano model, side by side with Whisper tiny.en's own decoder.
 
-    python -m tiny_audio.eval data/nano                 # the held-out split of a built dataset
-    python -m tiny_audio.eval my_clips/                 # any folder of NAME.wav + NAME.txt pairs
-    python -m tiny_audio.eval data/nano --json wer.json --limit 50 --no-whisper
+    python -m tiny_audio.training.evaluate data/nano                 # the held-out split of a built dataset
+    python -m tiny_audio.training.evaluate my_clips/                 # any folder of NAME.wav + NAME.txt pairs
+    python -m tiny_audio.training.evaluate data/nano --json wer.json --limit 50 --no-whisper
 
 Both systems read the same clips, and both use the same Whisper tiny.en encoder weights, so
 Whisper's decoder is the natural anchor for what the projector + LLM make of them. Both decode
@@ -46,7 +46,7 @@ class Counts:
 
 
 def clips_from_dataset(dataset: Path, split: str = "held-out") -> list[Clip]:
-    from .dataset import read_manifest
+    from tiny_audio.training.dataset import read_manifest
 
     clips = []
     for record in read_manifest(dataset / "manifest.jsonl"):
@@ -151,20 +151,20 @@ def bar_lines(summary: dict[str, dict]) -> list[str]:
 
 
 def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Callable[[Path], str]]:
-    from .audio import load_audio
+    from tiny_audio.pipeline.audio import load_audio
 
     systems = {"nano": lambda path: model.transcribe(path, trace=False, beams=beams).text}
     if whisper is not None:
-        from .weights.whisper import transcribe_with_whisper_decoder
+        from tiny_audio.loading.weights.whisper import transcribe_with_whisper_decoder
 
         systems["whisper"] = lambda path: transcribe_with_whisper_decoder(whisper, load_audio(path), beams)
     return systems
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from .cli import positive_int
+    from tiny_audio.cli import positive_int
 
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.eval", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a dataset directory (its held-out split) or a folder of .wav + .txt pairs")
     parser.add_argument("--split", default="held-out", help="which split of a dataset (default held-out)")
     parser.add_argument("--limit", type=int, help="only the first N clips")
@@ -175,10 +175,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                         "(default: the app's for nano, 4 beams for a trained projector)")
     args = parser.parse_args(argv)
 
-    from .loading import NANO_PROJECTOR
+    from tiny_audio.loading.load import NANO_PROJECTOR
 
     if args.weights and not (args.weights / NANO_PROJECTOR).is_file():
-        print(f"error: {args.weights} has no {NANO_PROJECTOR} (a finished python -m tiny_audio.train run)",
+        print(f"error: {args.weights} has no {NANO_PROJECTOR} (a finished python -m tiny_audio.training.train run)",
               file=sys.stderr)
         return 2
     if (args.data / "manifest.jsonl").is_file():
@@ -193,13 +193,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: no clips in {args.data} (a dataset's manifest.jsonl, or NAME.wav + NAME.txt pairs)", file=sys.stderr)
         return 2
 
-    from .loading import ASSETS, load_nano
-    from .model import decoding_text
+    from tiny_audio.loading.load import ASSETS, load_nano
+    from tiny_audio.pipeline.model import decoding_text
 
     model = load_nano(weights=args.weights or ASSETS)
     whisper = None
     if not args.no_whisper:
-        from .weights.whisper import load_nano_whisper
+        from tiny_audio.loading.weights.whisper import load_nano_whisper
 
         whisper = load_nano_whisper()
     beams = args.beams or model.beams

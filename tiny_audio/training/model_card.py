@@ -1,7 +1,7 @@
 """Ship a training run as the nano model: weights, evaluation and a model card into ``assets/``.
 
-    python -m tiny_audio.eval data/nano --json runs/nano/wer.json
-    python -m tiny_audio.model_card runs/nano --dataset data/nano --eval runs/nano/wer.json
+    python -m tiny_audio.training.evaluate data/nano --json runs/nano/wer.json
+    python -m tiny_audio.training.model_card runs/nano --dataset data/nano --eval runs/nano/wer.json
 
 Copies ``nano_projector.safetensors`` and the LoRA adapter from the run, writes
 ``nano_eval.json`` (the WER table the app quotes), ``nano_loss.png`` (the loss curves) and
@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .weights.cache import atomic_path
+from tiny_audio.loading.weights.cache import atomic_path
 
 WEIGHTS = ("nano_projector.safetensors", "nano_lora.safetensors", "nano_lora.json")
 
 
 @dataclass
 class Run:
-    """One ``python -m tiny_audio.train`` run: its arguments, machine, data counts and loss log."""
+    """One ``python -m tiny_audio.training.train`` run: its arguments, machine, data counts and loss log."""
 
     name: str
     args: dict
@@ -44,7 +44,7 @@ class Run:
         if self.adapter:
             return lora_text(self.adapter)
         # A folder whose last export was of another stage: the arguments say what was wrapped.
-        from .lora import TARGET_SETS
+        from tiny_audio.pipeline.lora import TARGET_SETS
 
         return lora_text({"rank": self.args["lora_rank"], "targets": TARGET_SETS[self.args.get("lora_targets", "qv")]})
 
@@ -64,7 +64,7 @@ class Run:
 
 def run_chain(run_dir: Path) -> list[Run]:
     """The run and the runs it went on from (``--init``), oldest first."""
-    from .train import LossLog
+    from tiny_audio.training.train import LossLog
 
     chain: list[Run] = []
     seen: set[Path] = set()
@@ -138,7 +138,7 @@ def plot_losses(chain: list[Run], path: Path) -> None:
 
 
 def data_summary(dataset: Path) -> dict:
-    from .dataset import read_manifest
+    from tiny_audio.training.dataset import read_manifest
 
     records = read_manifest(dataset / "manifest.jsonl")
     train = [r for r in records if r["split"] == "train"]
@@ -164,14 +164,14 @@ def wer_table(table: dict) -> str:
 
 def bar_text(table: dict) -> str:
     """The bar the model was trained for, against this evaluation."""
-    from .eval import bar_lines
+    from tiny_audio.training.evaluate import bar_lines
 
     return "\n".join(f"- {line}" for line in bar_lines(table))
 
 
 def decoding_of(evaluation: dict) -> str:
     """How an evaluation decoded (files from before beam search decoded greedily)."""
-    from .model import decoding_text
+    from tiny_audio.pipeline.model import decoding_text
 
     return decoding_text(int(evaluation.get("beams", 1)))
 
@@ -206,7 +206,7 @@ def training_rows(chain: list[Run]) -> list[str]:
 def masking_text(chain: list[Run]) -> str:
     if not any(run.masked for run in chain):
         return ""
-    from .train import FrameMasking
+    from tiny_audio.training.train import FrameMasking
 
     m = FrameMasking()
     return (f" Frame masking: per second of audio {m.time_masks_per_second:g} zeroed span of up to "
@@ -235,16 +235,16 @@ def card(chain: list[Run], data: dict, evaluation: dict, lora: Optional[dict],
 The offline default model of Projector Lab. The encoder (Whisper tiny.en, trimmed window) and the
 LLM (SmolLM2-135M-Instruct) are frozen; the SwiGLU projector (k 5, hidden 1024) is trained,
 {adapter}
-The figures below are read from the runs' files by `python -m tiny_audio.model_card`.
+The figures below are read from the runs' files by `python -m tiny_audio.training.model_card`.
 
 ## Data
 Synthetic speech only: {data['train_clips']} training clips ({data['train_hours']} h; {engines}),
 one per sentence, sentences from {text_sources}, written out as spoken, augmented (speed, gain,
-noise, telephone band, reverb); built by `python -m tiny_audio.dataset`. Held out: {data['held_out_clips']}
+noise, telephone band, reverb); built by `python -m tiny_audio.training.dataset`. Held out: {data['held_out_clips']}
 clips of fortune sentences never used in training, {data['held_out_unseen_voice']} of them in voices
 never used in training. No human speech: real voices, accents and rooms are untested.
 
-## Training (`python -m tiny_audio.train`)
+## Training (`python -m tiny_audio.training.train`)
 {"A run that goes on from another (`--init`) starts from the weights that run kept." + chr(10) if len(chain) > 1 else ""}
 | run | stage | what | clips | steps | batch | peak lr | frame masking | time | loss first → last 50 | validation loss (step kept) |
 |---|---|---|---:|---:|---:|---:|---|---:|---|---:|
@@ -258,7 +258,7 @@ own: losses of runs on different builds are not comparable). Hardware:
 
 ![loss curves](nano_loss.png)
 
-## Word error rate on the held-out set (`python -m tiny_audio.eval`)
+## Word error rate on the held-out set (`python -m tiny_audio.training.evaluate`)
 Whisper's English normaliser on both sides; Whisper tiny.en decodes the same clips with its own
 decoder (the same encoder weights, its native 30 s window). Both decode alike: {decoding_of(evaluation)}.
 
@@ -292,15 +292,15 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optio
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from .loading import ASSETS
+    from tiny_audio.loading.load import ASSETS
 
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.model_card", description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="the --out directory of python -m tiny_audio.train")
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.model_card", description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the --out directory of python -m tiny_audio.training.train")
     parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--eval", type=Path, required=True, help="the --json file of python -m tiny_audio.eval")
+    parser.add_argument("--eval", type=Path, required=True, help="the --json file of python -m tiny_audio.training.evaluate")
     parser.add_argument("--out", type=Path, default=ASSETS)
     parser.add_argument("--ablation", action="append", default=[], metavar="NAME=WER_JSON",
-                        help="another run's python -m tiny_audio.eval --json, tabled under NAME (repeatable)")
+                        help="another run's python -m tiny_audio.training.evaluate --json, tabled under NAME (repeatable)")
     args = parser.parse_args(argv)
     others = dict(item.split("=", 1) for item in args.ablation)
     for path in ship(args.run, args.dataset, args.eval, args.out, others):

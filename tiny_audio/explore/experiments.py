@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .audio import SAMPLE_RATE, load_audio
-from .projector import AudioProjector, MLPAudioProjector, stack_frames_padded, stack_frames_truncated
-from .trace import Histogram, summarize_tensor
+from tiny_audio.pipeline.audio import SAMPLE_RATE, load_audio
+from tiny_audio.pipeline.projector import AudioProjector, MLPAudioProjector, stack_frames_padded, stack_frames_truncated
+from tiny_audio.pipeline.trace import Histogram, summarize_tensor
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 STACK_MODES = ("pad", "truncate")

@@ -1,6 +1,6 @@
 """Live transcription: a bounded rolling buffer, re-transcribed in the background as audio arrives.
 
-Used by the app's Live tab (browser microphone) and by ``python -m tiny_audio.live`` (a local
+Used by the app's Live tab (browser microphone) and by ``python -m tiny_audio.live.cli`` (a local
 microphone or a file played at real-time pace). The design:
 
 - ``feed`` only appends the chunk to a rolling buffer (the last ``max_seconds``) and wakes a
@@ -30,8 +30,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .audio import SILENCE_PEAK, AudioError, to_float, to_mono
-from .model import AudioLLM, TranscriptionResult
+from tiny_audio.pipeline.audio import SILENCE_PEAK, AudioError, to_float, to_mono
+from tiny_audio.pipeline.model import AudioLLM, TranscriptionResult
 
 DEFAULT_MAX_SECONDS = 20.0
 DEFAULT_TAIL_TOKENS = 6  # 0.28 s per update for a 15 s buffer on a 2-core CPU in bfloat16 (bench/live_latency.py)

@@ -1,4 +1,4 @@
-"""Live transcription in the terminal: ``python -m tiny_audio.live``.
+"""Live transcription in the terminal: ``python -m tiny_audio.live.cli``.
 
 A local microphone (``sounddevice``) or a file played at real-time pace feeds a ``LiveSession``
 (streaming.py); the terminal shows the rolling transcript, each stage's RMS/std and the latency
@@ -27,16 +27,16 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, AudioError
-from .audio_devices import (
+from tiny_audio.pipeline.audio import SAMPLE_RATE, AudioError
+from tiny_audio.live.devices import (
     DeviceError,
     choose_input_device,
     import_sounddevice,
     list_devices,
     query_devices,
 )
-from .live_display import HTML_REFRESH_S, Screen, screen_lines, write_html
-from .streaming import DEFAULT_MAX_SECONDS, LiveSession, LiveUpdate
+from tiny_audio.live.display import HTML_REFRESH_S, Screen, screen_lines, write_html
+from tiny_audio.live.streaming import DEFAULT_MAX_SECONDS, LiveSession, LiveUpdate
 
 BLOCK_SECONDS = 0.1
 REDRAW_EVERY_S = 0.25  # the buffer clock ticks even when no update arrives
@@ -168,7 +168,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _main(argv: Optional[list[str]]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tiny_audio.live",
+        prog="python -m tiny_audio.live.cli",
         description="Live transcription from a local microphone (or a file at real-time pace), "
         "with each pipeline stage's statistics.",
     )
@@ -199,7 +199,7 @@ def _main(argv: Optional[list[str]]) -> int:
             print(list_devices())
             return 0
         if args.input_file is not None:
-            from .audio import load_audio
+            from tiny_audio.pipeline.audio import load_audio
 
             samples = load_audio(args.input_file)
             sd = device = None
@@ -215,7 +215,7 @@ def _main(argv: Optional[list[str]]) -> int:
         return EXIT_ERROR
 
     try:
-        from .loading import load_model
+        from tiny_audio.loading.load import load_model
 
         model = load_model(args.model)
     except (ValueError, OSError, RuntimeError) as error:

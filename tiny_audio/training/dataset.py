@@ -1,8 +1,8 @@
 """Training data for the nano projector, generated offline and reproducibly.
 
-    python -m tiny_audio.dataset sentences                       # how many sentences are available
-    python -m tiny_audio.dataset build --out DIR [--sentences 10000] [--held-out 200] [--seed 0] [--jobs N]
-    python -m tiny_audio.dataset regenerate DIR/manifest.jsonl --out DIR2 [--check]
+    python -m tiny_audio.training.dataset sentences                       # how many sentences are available
+    python -m tiny_audio.training.dataset build --out DIR [--sentences 10000] [--held-out 200] [--seed 0] [--jobs N]
+    python -m tiny_audio.training.dataset regenerate DIR/manifest.jsonl --out DIR2 [--check]
 
 Text: English sentences from Debian's fortune databases (`apt-get install fortunes fortunes-min`),
 cleaned (attributions, editorial brackets and speaker labels removed, lines joined), split into
@@ -12,7 +12,7 @@ the fortunes' training sentences (15,722) come WordNet's usage examples of 5 wor
 (`apt-get install wordnet-base`: "he imagined a seraphic presence in the room", ~27,000), as
 sentences; the held-out set is drawn from the fortunes alone.
 
-Speech: the engines of ``tiny_audio.tts`` (Piper's neural joe voice, espeak-ng, flite, festival),
+Speech: the engines of ``tiny_audio.training.tts`` (Piper's neural joe voice, espeak-ng, flite, festival),
 then a seeded augmentation chain (speed, reverb, noise, telephone band, gain), all in numpy/scipy.
 
 Held-out rule: a sentence is held out iff the first 8 bytes of
@@ -52,8 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import tts
-from .audio import resample
+from tiny_audio.training import tts
+from tiny_audio.pipeline.audio import resample
 
 SAMPLE_RATE = 16_000
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
@@ -819,7 +819,7 @@ def _report(records: list[dict], stats: dict, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.dataset", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.dataset", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     sentences = commands.add_parser("sentences", help="count (and optionally write) the available sentences")

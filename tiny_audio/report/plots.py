@@ -22,11 +22,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .audio import SAMPLE_RATE
+from tiny_audio.pipeline.audio import SAMPLE_RATE
 
 if TYPE_CHECKING:  # annotations only: the figures need nothing from the pipeline at run time
-    from .model import TranscriptionResult
-    from .trace import Histogram, StageStats
+    from tiny_audio.pipeline.model import TranscriptionResult
+    from tiny_audio.pipeline.trace import Histogram, StageStats
 
 ENCODER_STAGE = "encoder output"
 GENERATED_STAGE = "generated tokens"

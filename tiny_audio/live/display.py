@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .streaming import LiveSession, LiveUpdate
+from tiny_audio.live.streaming import LiveSession, LiveUpdate
 
 HTML_REFRESH_S = 2
 TRANSCRIPT_LINES = 4  # the rolling transcript keeps the last few lines on screen
@@ -96,7 +96,7 @@ def render_html(update: LiveUpdate, heard_seconds: Optional[float] = None) -> st
     overlay (plotly.js inline, so it works offline), reloading itself every few seconds."""
     import plotly.io as pio
 
-    from . import plots
+    from tiny_audio.report import plots
 
     figures = [plots.stage_histograms(update.result), plots.projector_vs_llm(update.result)]
     divs = [

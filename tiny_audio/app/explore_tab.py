@@ -12,8 +12,9 @@ from typing import Optional
 import gradio as gr
 import numpy as np
 
-from . import explore, plots
-from .model import TranscriptionResult
+from tiny_audio.explore import experiments as explore
+from tiny_audio.report import plots
+from tiny_audio.pipeline.model import TranscriptionResult
 
 COURSE_CLIP = dict(encoder_frames=149, duration_s=3.0, llm_dim=2048)  # the course's running example
 

@@ -18,14 +18,14 @@ from typing import Callable, Optional
 
 import gradio as gr
 
-from . import plots
-from .audio import AudioError, load_audio
-from .encoders import WHISPER_WINDOW_SECONDS
-from .examples import example_clips
-from .loading import NANO_BEAMS
-from .model import AudioLLM, TranscriptionResult, decoding_text
-from .ui_explore import Run, build_explore_tab
-from .ui_live import build_live_tab
+from tiny_audio.report import plots
+from tiny_audio.pipeline.audio import AudioError, load_audio
+from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
+from tiny_audio.app.examples import example_clips
+from tiny_audio.loading.load import NANO_BEAMS
+from tiny_audio.pipeline.model import AudioLLM, TranscriptionResult, decoding_text
+from tiny_audio.app.explore_tab import Run, build_explore_tab
+from tiny_audio.app.live_tab import build_live_tab
 
 DEFAULT_MODEL = os.environ.get("TINY_AUDIO_MODEL", "nano")
 
@@ -48,7 +48,7 @@ class ModelStore:
     def __init__(self, loader: Optional[Callable[[str], AudioLLM]] = None, capacity: int = 2,
                  pinned: str = DEFAULT_MODEL):
         if loader is None:
-            from .loading import load_model
+            from tiny_audio.loading.load import load_model
 
             loader = load_model
         self._loader = loader
