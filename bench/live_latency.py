@@ -13,7 +13,7 @@ Three measurements on the same audio (the example clips joined with short pauses
    computes bfloat16 natively, in the bfloat16 copy the live updates use, side by side: the ratio
    and whether both gave the same tokens;
 3. the live path: ``--chunk`` pieces fed at real-time pace into a ``LiveSession``, whose worker
-   thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live.cli``
+   thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live``
    (its updates in bfloat16 where available; then again in float32 to compare).
    Per update: latency (``LiveUpdate.latency_s``: arrival of the newest chunk the run included →
    its result, the figure the app shows) and the run's own compute; per speech chunk: arrival →

@@ -1,4 +1,4 @@
-"""``python -m tiny_audio.live.cli``: device choice, the no-PortAudio path, the file source, the HTML page."""
+"""``python -m tiny_audio.live``: device choice, the no-PortAudio path, the file source, the HTML page."""
 
 import os
 import queue

@@ -1,5 +1,10 @@
-"""Command line: ``python -m tiny_audio trace FILE`` prints the transcript and every stage;
-``python -m tiny_audio explore {rates,activations,configs,decoders}`` runs the course's experiments."""
+"""Command line: ``python -m tiny_audio COMMAND``.
+
+``trace FILE`` prints the transcript and every stage; ``explore {rates,activations,configs,decoders}``
+runs the course's experiments. The other commands belong to their own rooms and parse their own
+arguments: ``live`` (the local microphone) and the training chain, ``dataset``, ``encoder-cache``,
+``train``, ``eval`` and ``model-card``.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +25,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+# Commands whose module has its own ``main(argv)``: (module, one-line help).
+DELEGATED = {
+    "live": ("tiny_audio.live.cli", "transcribe the local microphone (or a file at real-time pace) live"),
+    "dataset": ("tiny_audio.training.dataset", "build the nano model's training data"),
+    "encoder-cache": ("tiny_audio.training.encoder_cache", "run the frozen encoder once over a data set"),
+    "train": ("tiny_audio.training.train", "train the nano projector (and its LoRA adapter)"),
+    "eval": ("tiny_audio.training.evaluate", "word error rates of nano beside Whisper tiny.en"),
+    "model-card": ("tiny_audio.training.model_card", "ship a training run into assets/ with its card"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:])
+
     parser = argparse.ArgumentParser(prog="python -m tiny_audio", description="Projector Lab pipeline tools")
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in DELEGATED.items():
+        commands.add_parser(name, help=help_text, add_help=False)  # listed here, parsed by its module
 
     trace = commands.add_parser("trace", help=TRACE_HELP, description=TRACE_HELP)
     trace.add_argument("file", help="audio file (wav, flac, ogg, mp3; any rate, mono or stereo)")

@@ -1,4 +1,4 @@
-"""Live transcription in the terminal: ``python -m tiny_audio.live.cli``.
+"""Live transcription in the terminal: ``python -m tiny_audio.live``.
 
 A local microphone (``sounddevice``) or a file played at real-time pace feeds a ``LiveSession``
 (streaming.py); the terminal shows the rolling transcript, each stage's RMS/std and the latency
@@ -168,7 +168,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _main(argv: Optional[list[str]]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tiny_audio.live.cli",
+        prog="python -m tiny_audio.live",
         description="Live transcription from a local microphone (or a file at real-time pace), "
         "with each pipeline stage's statistics.",
     )

@@ -1,6 +1,6 @@
 """Live transcription: a bounded rolling buffer, re-transcribed in the background as audio arrives.
 
-Used by the app's Live tab (browser microphone) and by ``python -m tiny_audio.live.cli`` (a local
+Used by the app's Live tab (browser microphone) and by ``python -m tiny_audio.live`` (a local
 microphone or a file played at real-time pace). The design:
 
 - ``feed`` only appends the chunk to a rolling buffer (the last ``max_seconds``) and wakes a

@@ -18,7 +18,7 @@ from tiny_audio.pipeline.model import AudioLLM, decoding_text
 from tiny_audio.pipeline.projector import AudioProjector, projector_from_state_dict
 from tiny_audio.paths import ASSETS
 
-# The nano model's trained files (python -m tiny_audio.training.train, then tiny_audio.training.model_card), in
+# The nano model's trained files (python -m tiny_audio train, then tiny_audio.training.model_card), in
 # ASSETS or in a training run's directory: the projector, the LoRA adapter merged into SmolLM2
 # at load (and its rank / alpha), and the held-out word error rates the app quotes.
 NANO_PROJECTOR = "nano_projector.safetensors"

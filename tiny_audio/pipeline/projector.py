@@ -20,11 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tiny_audio.pipeline.stages import MLP_STAGES, STACKED, SWIGLU_STAGES
+
 Recorder = Optional[Callable[[str, torch.Tensor], None]]
 
-# Stage names, in pipeline order, as the trace and the UI show them.
-SWIGLU_STAGES = ("stacked", "pre-norm", "gate", "up", "swiglu", "down", "post-norm")
-MLP_STAGES = ("stacked", "linear_1", "norm", "gelu", "linear_2", "norm_2")
 
 
 class RMSNorm(nn.Module):
@@ -89,7 +88,7 @@ class AudioProjector(nn.Module):
     def forward(self, x: torch.Tensor, record: Recorder = None) -> torch.Tensor:
         record = record or _ignore
         stacked = stack_frames_padded(x, self.k)
-        record("stacked", stacked)
+        record(STACKED, stacked)
         normed = self.ln_pre(stacked)
         record("pre-norm", normed)
         gate = self.gate_proj(normed)
@@ -126,7 +125,7 @@ class MLPAudioProjector(nn.Module):
     def forward(self, x: torch.Tensor, record: Recorder = None) -> torch.Tensor:
         record = record or _ignore
         stacked = stack_frames_truncated(x, self.k)
-        record("stacked", stacked)
+        record(STACKED, stacked)
         h = self.linear_1(stacked)
         record("linear_1", h)
         h = self.norm(h)

@@ -1,8 +1,8 @@
 """Training data for the nano projector, generated offline and reproducibly.
 
-    python -m tiny_audio.training.dataset sentences                       # how many sentences are available
-    python -m tiny_audio.training.dataset build --out DIR [--sentences 10000] [--held-out 200] [--seed 0] [--jobs N]
-    python -m tiny_audio.training.dataset regenerate DIR/manifest.jsonl --out DIR2 [--check]
+    python -m tiny_audio dataset sentences                       # how many sentences are available
+    python -m tiny_audio dataset build --out DIR [--sentences 10000] [--held-out 200] [--seed 0] [--jobs N]
+    python -m tiny_audio dataset regenerate DIR/manifest.jsonl --out DIR2 [--check]
 
 Text: English sentences from Debian's fortune databases (`apt-get install fortunes fortunes-min`),
 cleaned (attributions, editorial brackets and speaker labels removed, lines joined), split into
@@ -819,7 +819,7 @@ def _report(records: list[dict], stats: dict, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.dataset", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio dataset", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     sentences = commands.add_parser("sentences", help="count (and optionally write) the available sentences")

@@ -1,8 +1,8 @@
 """Precompute the frozen encoder's outputs for a dataset, once, for projector training.
 
-    python -m tiny_audio.training.encoder_cache DATASET_DIR [--out DIR] [--shard-size 500]
+    python -m tiny_audio encoder-cache DATASET_DIR [--out DIR] [--shard-size 500]
 
-Reads ``DATASET_DIR/manifest.jsonl`` (written by ``python -m tiny_audio.training.dataset build``), runs
+Reads ``DATASET_DIR/manifest.jsonl`` (written by ``python -m tiny_audio dataset build``), runs
 each clip through the nano encoder exactly as inference does (``SpeechEncoder.features`` and
 ``encode``, on the nano model's encoder window), and stores the
 frames as float16 in safetensors shards (``shard-00000.safetensors``: clip id → [frames, dim]).
@@ -106,14 +106,14 @@ def nano_encoder() -> SpeechEncoder:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.encoder_cache", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio encoder-cache", description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path, help="a directory with manifest.jsonl")
     parser.add_argument("--out", type=Path, help="where the shards go (default DATASET/encoder-whisper-tiny.en)")
     parser.add_argument("--shard-size", type=int, default=500)
     args = parser.parse_args(argv)
     manifest = args.dataset / "manifest.jsonl"
     if not manifest.is_file():
-        print(f"error: {manifest} not found (build it with python -m tiny_audio.training.dataset build)", file=sys.stderr)
+        print(f"error: {manifest} not found (build it with python -m tiny_audio dataset build)", file=sys.stderr)
         return 2
     out = args.out or args.dataset / "encoder-whisper-tiny.en"
     paths = build_cache(read_manifest(manifest), args.dataset, out, nano_encoder(), args.shard_size)

@@ -1,8 +1,8 @@
 """Word error rate of the nano model, side by side with Whisper tiny.en's own decoder.
 
-    python -m tiny_audio.training.evaluate data/nano                 # the held-out split of a built dataset
-    python -m tiny_audio.training.evaluate my_clips/                 # any folder of NAME.wav + NAME.txt pairs
-    python -m tiny_audio.training.evaluate data/nano --json wer.json --limit 50 --no-whisper
+    python -m tiny_audio eval data/nano                 # the held-out split of a built dataset
+    python -m tiny_audio eval my_clips/                 # any folder of NAME.wav + NAME.txt pairs
+    python -m tiny_audio eval data/nano --json wer.json --limit 50 --no-whisper
 
 Both systems read the same clips, and both use the same Whisper tiny.en encoder weights, so
 Whisper's decoder is the natural anchor for what the projector + LLM make of them. Both decode
@@ -164,7 +164,7 @@ def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Calla
 def main(argv: Optional[list[str]] = None) -> int:
     from tiny_audio.cli import positive_int
 
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.evaluate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio eval", description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a dataset directory (its held-out split) or a folder of .wav + .txt pairs")
     parser.add_argument("--split", default="held-out", help="which split of a dataset (default held-out)")
     parser.add_argument("--limit", type=int, help="only the first N clips")
@@ -178,7 +178,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from tiny_audio.loading.load import NANO_PROJECTOR
 
     if args.weights and not (args.weights / NANO_PROJECTOR).is_file():
-        print(f"error: {args.weights} has no {NANO_PROJECTOR} (a finished python -m tiny_audio.training.train run)",
+        print(f"error: {args.weights} has no {NANO_PROJECTOR} (a finished python -m tiny_audio train run)",
               file=sys.stderr)
         return 2
     if (args.data / "manifest.jsonl").is_file():

@@ -1,7 +1,7 @@
 """Ship a training run as the nano model: weights, evaluation and a model card into ``assets/``.
 
-    python -m tiny_audio.training.evaluate data/nano --json runs/nano/wer.json
-    python -m tiny_audio.training.model_card runs/nano --dataset data/nano --eval runs/nano/wer.json
+    python -m tiny_audio eval data/nano --json runs/nano/wer.json
+    python -m tiny_audio model-card runs/nano --dataset data/nano --eval runs/nano/wer.json
 
 Copies ``nano_projector.safetensors`` and the LoRA adapter from the run, writes
 ``nano_eval.json`` (the WER table the app quotes), ``nano_loss.png`` (the loss curves) and
@@ -28,7 +28,7 @@ WEIGHTS = ("nano_projector.safetensors", "nano_lora.safetensors", "nano_lora.jso
 
 @dataclass
 class Run:
-    """One ``python -m tiny_audio.training.train`` run: its arguments, machine, data counts and loss log."""
+    """One ``python -m tiny_audio train`` run: its arguments, machine, data counts and loss log."""
 
     name: str
     args: dict
@@ -235,16 +235,16 @@ def card(chain: list[Run], data: dict, evaluation: dict, lora: Optional[dict],
 The offline default model of Projector Lab. The encoder (Whisper tiny.en, trimmed window) and the
 LLM (SmolLM2-135M-Instruct) are frozen; the SwiGLU projector (k 5, hidden 1024) is trained,
 {adapter}
-The figures below are read from the runs' files by `python -m tiny_audio.training.model_card`.
+The figures below are read from the runs' files by `python -m tiny_audio model-card`.
 
 ## Data
 Synthetic speech only: {data['train_clips']} training clips ({data['train_hours']} h; {engines}),
 one per sentence, sentences from {text_sources}, written out as spoken, augmented (speed, gain,
-noise, telephone band, reverb); built by `python -m tiny_audio.training.dataset`. Held out: {data['held_out_clips']}
+noise, telephone band, reverb); built by `python -m tiny_audio dataset`. Held out: {data['held_out_clips']}
 clips of fortune sentences never used in training, {data['held_out_unseen_voice']} of them in voices
 never used in training. No human speech: real voices, accents and rooms are untested.
 
-## Training (`python -m tiny_audio.training.train`)
+## Training (`python -m tiny_audio train`)
 {"A run that goes on from another (`--init`) starts from the weights that run kept." + chr(10) if len(chain) > 1 else ""}
 | run | stage | what | clips | steps | batch | peak lr | frame masking | time | loss first → last 50 | validation loss (step kept) |
 |---|---|---|---:|---:|---:|---:|---|---:|---|---:|
@@ -258,7 +258,7 @@ own: losses of runs on different builds are not comparable). Hardware:
 
 ![loss curves](nano_loss.png)
 
-## Word error rate on the held-out set (`python -m tiny_audio.training.evaluate`)
+## Word error rate on the held-out set (`python -m tiny_audio eval`)
 Whisper's English normaliser on both sides; Whisper tiny.en decodes the same clips with its own
 decoder (the same encoder weights, its native 30 s window). Both decode alike: {decoding_of(evaluation)}.
 
@@ -294,13 +294,13 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optio
 def main(argv: Optional[list[str]] = None) -> int:
     from tiny_audio.loading.load import ASSETS
 
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.model_card", description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="the --out directory of python -m tiny_audio.training.train")
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio model-card", description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the --out directory of python -m tiny_audio train")
     parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--eval", type=Path, required=True, help="the --json file of python -m tiny_audio.training.evaluate")
+    parser.add_argument("--eval", type=Path, required=True, help="the --json file of python -m tiny_audio eval")
     parser.add_argument("--out", type=Path, default=ASSETS)
     parser.add_argument("--ablation", action="append", default=[], metavar="NAME=WER_JSON",
-                        help="another run's python -m tiny_audio.training.evaluate --json, tabled under NAME (repeatable)")
+                        help="another run's python -m tiny_audio eval --json, tabled under NAME (repeatable)")
     args = parser.parse_args(argv)
     others = dict(item.split("=", 1) for item in args.ablation)
     for path in ship(args.run, args.dataset, args.eval, args.out, others):

@@ -1,10 +1,10 @@
 """Train the nano projector: frozen Whisper tiny.en encoder, frozen SmolLM2, SwiGLU projector.
 
-    python -m tiny_audio.training.dataset build --out data/nano --sentences 12000 --held-out 300
-    python -m tiny_audio.training.encoder_cache data/nano
-    python -m tiny_audio.training.train data/nano --out runs/nano --align-steps 900 --lm-steps 1800 --bf16
+    python -m tiny_audio dataset build --out data/nano --sentences 12000 --held-out 300
+    python -m tiny_audio encoder-cache data/nano
+    python -m tiny_audio train data/nano --out runs/nano --align-steps 900 --lm-steps 1800 --bf16
     # later, on a larger data set: more of the lm stage, from that run's weights
-    python -m tiny_audio.training.train data/nano --out runs/nano-2 --stage lm --init runs/nano --mask --bf16
+    python -m tiny_audio train data/nano --out runs/nano-2 --stage lm --init runs/nano --mask --bf16
 
 Two stages, each resumable (a checkpoint every ``--save-every`` steps; rerun the same command; a
 rerun with a larger step count goes on training, on the learning-rate schedule of the new count).
@@ -24,12 +24,12 @@ on the validated step of lowest loss (``--keep best``; ``--keep last``: the fina
 ``--mask`` masks spans of time and bands of channels of the cached frames in the lm stage
 (``FrameMasking``), against memorising clips that are each heard once per epoch.
 
-The encoder's frames come from ``python -m tiny_audio.training.encoder_cache`` (computed once). A slice
+The encoder's frames come from ``python -m tiny_audio encoder-cache`` (computed once). A slice
 of the training split (``--val`` clips, chosen by id) is kept aside to watch the loss; the
 held-out split is never read here. Outputs in ``--out``: ``loss.jsonl`` (every step and every
 validation), ``align.pt`` / ``lm.pt`` (checkpoints; ``*-best.pt``: the best validated step), and
 at the end ``nano_projector.safetensors`` and ``nano_lora.safetensors`` (float16) with
-``nano_lora.json``. ``python -m tiny_audio.training.evaluate`` scores them and ``python -m
+``nano_lora.json``. ``python -m tiny_audio eval`` scores them and ``python -m
 tiny_audio.training.model_card`` ships them into ``assets/``.
 """
 
@@ -76,7 +76,7 @@ def load_examples(dataset: Path, cache: Path, tokenizer, split: str = "train") -
     missing = [r["id"] for r in records if r["id"] not in frames]
     if missing:
         raise ValueError(f"{len(missing)} clips have no cached frames (first: {missing[0]}); "
-                         f"run python -m tiny_audio.training.encoder_cache {dataset}")
+                         f"run python -m tiny_audio encoder-cache {dataset}")
     return [Example(r["id"], frames[r["id"]], tokenizer(r["text"], add_special_tokens=False)["input_ids"])
             for r in records]
 
@@ -519,7 +519,7 @@ def machine() -> dict:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tiny_audio.training.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tiny_audio train", description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path, help="a dataset directory (manifest.jsonl + encoder cache)")
     parser.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, loss log, weights)")
     parser.add_argument("--cache", type=Path, help="encoder cache (default DATASET/encoder-whisper-tiny.en)")

@@ -1,0 +1,5 @@
+import sys
+
+from tiny_audio.live.cli import main
+
+sys.exit(main())
