@@ -122,19 +122,13 @@ def step_times(model, samples: np.ndarray, new_tokens: int, fast: bool) -> dict[
     model.fast_decode = fast
     with torch.inference_mode():
         synchronize(device)
-        start = time.perf_counter()
-        features = model.encoder.features(samples)
-        synchronize(device)
-        features_s = time.perf_counter() - start
         clock = EventClock(device)
-        frames = model.encoder.encode(features, samples.size)
-        clock.lap("encoder")
-        audio = model.projector(frames)
+        frames = model.encode(samples, clock)  # laps "features" and "encoder"
+        audio = model.project(frames)
         clock.lap("projector")
-        prompt = model.splice(audio)
+        prompt = model.prompt_embeddings(audio)
         tokens = model.generate(prompt, new_tokens, clock)
     times = clock.seconds()
-    times["features"] = features_s
     times["decode_per_token"] = times["decode"] / max(len(tokens) - 1, 1)
     times["tokens"] = tokens
     times["prompt_positions"] = prompt.shape[1]
@@ -143,19 +137,19 @@ def step_times(model, samples: np.ndarray, new_tokens: int, fast: bool) -> dict[
 
 def trace_sync_check(model, samples: np.ndarray) -> str:
     """Run the trace's device phase with CUDA's sync debugging set to raise."""
+    from tiny_audio.pipeline.stages import ENCODER_OUTPUT
     from tiny_audio.pipeline.trace import Tracer
 
     if model.device.type != "cuda":
         return "n/a (CPU)"
     with torch.inference_mode():
-        features = model.encoder.features(samples)
         tracer = Tracer(bins=model.bins)
-        frames = model.encoder.encode(features, samples.size)
-        tracer.record("encoder output", frames)
+        frames = model.encode(samples)
+        tracer.record(ENCODER_OUTPUT, frames)
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
         try:
-            model.projector(frames, record=tracer)
+            model.project(frames, record=tracer)
             pending = tracer.summarise(model.native, output_stage=model.projector.stages[-1])
         except RuntimeError as error:
             return f"SYNC inside the trace: {str(error).splitlines()[0]}"
@@ -224,7 +218,7 @@ def run(args) -> dict:
             a == b for a, b in zip(fast_runs[0]["tokens"], plain_runs[0]["tokens"])
         )
         clip["prompt_positions"] = fast_runs[0]["prompt_positions"]
-        static = model._static_decoder
+        static = model.static_decoder
         clip["decode_path"] = "CUDA graph" if static._graph is not None else f"eager static cache ({static.graph_error or device.type})"
 
         traced, untraced, plain_e2e = [], [], []
@@ -251,9 +245,9 @@ def run(args) -> dict:
         # decode reads every decoder weight once per token.
         with torch.inference_mode():
             features = model.encoder.features(samples)
-            frames = model.encoder.encode(features, samples.size)
-            audio = model.projector(frames)
-            prompt = model.splice(audio)
+            frames = model.encode(samples)
+            audio = model.project(frames)
+            prompt = model.prompt_embeddings(audio)
             # The eager modules: FLOPs are the same, and the counter cannot see inside compiled code.
             clip["encoder_flops"] = count_flops(lambda: model.encoder.model(features))
             clip["projector_flops"] = count_flops(lambda: model.projector(frames))

@@ -170,7 +170,7 @@ def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
 
 def full_runs(model, samples: np.ndarray) -> list[dict]:
     from tiny_audio.pipeline.audio import SAMPLE_RATE
-    from tiny_audio.pipeline.model import default_max_new_tokens
+    from tiny_audio.pipeline.decoding import default_max_new_tokens
 
     rows = []
     for seconds in FULL_RUN_SECONDS:

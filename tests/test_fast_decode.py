@@ -23,7 +23,7 @@ def test_static_cache_decoding_gives_the_plain_greedy_tokens(make_decoder):
     torch.manual_seed(0)
     with torch.inference_mode():
         for scale in (1.0, 3.0):  # two requests through the same static cache
-            prompt = plain.splice(torch.randn(1, 15, decoder.config.hidden_size) * scale)
+            prompt = plain.prompt_embeddings(torch.randn(1, 15, decoder.config.hidden_size) * scale)
             expected = plain.generate(prompt, 48)
             assert static.generate(prompt, 48, set()) == expected
     assert len(set(expected)) > 4, "degenerate check: the decoder repeats one token"

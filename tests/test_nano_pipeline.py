@@ -25,7 +25,7 @@ def run_cli(*args):
 
 @pytest.mark.integration
 def test_cli_trace_prints_every_stage_and_the_untrained_notice(clip):
-    from tiny_audio.loading.load import ASSETS, NANO_PROJECTOR
+    from tiny_audio.loading.nano import ASSETS, NANO_PROJECTOR
 
     out = run_cli("trace", str(clip))
     assert out.returncode == 0, out.stderr

@@ -101,9 +101,9 @@ def test_beam_search_runs_generate_with_beams_and_leaves_the_static_greedy_decod
 
     monkeypatch.setattr(decoder, "generate", spy)
     first = model.transcribe(audio, max_new_tokens=8, beams=4, trace=False)
-    assert beams_asked == [4] and model._static_decoder is None
+    assert beams_asked == [4] and model.static_decoder is None
     model.transcribe(audio, max_new_tokens=8, beams=1, trace=False)
-    assert beams_asked == [4] and model._static_decoder is not None
+    assert beams_asked == [4] and model.static_decoder is not None
     # A checkpoint's own generation settings do not reach beam search (greedy ignores them too):
     # suppressing the token that comes first would change the transcript if they did.
     decoder.generation_config = GenerationConfig(
@@ -122,10 +122,10 @@ def test_the_model_default_decoding_is_used_and_kept_by_copies(tokenizer):
         model.transcribe((speechlike(1.0), 16_000), beams=0)
 
 
-def test_splice_puts_the_audio_frames_in_the_prompt_slot(tokenizer):
+def test_prompt_embeddings_put_the_audio_frames_in_the_prompt_slot(tokenizer):
     model, _, decoder = build(tokenizer)
     audio_embeds = torch.full((1, 7, decoder.config.hidden_size), 0.5)
-    spliced = model.splice(audio_embeds)
+    spliced = model.prompt_embeddings(audio_embeds)
     text = tokenizer.apply_chat_template(
         [{"role": "system", "content": "/no_think /system_override"}, {"role": "user", "content": "Transcribe: <audio>"}],
         tokenize=False, add_generation_prompt=True,

@@ -9,9 +9,12 @@ import torch
 import torch.nn.functional as F
 from tiny_models import tiny_pipeline
 
-from tiny_audio.training import train
+from tiny_audio.training import data as training_data
+from tiny_audio.training import loop, losses, train
 from tiny_audio.pipeline.lora import add_lora, lora_state_dict, merge_lora
-from tiny_audio.training.train import EmbeddingCTCHead, Example, SequenceBuilder, StageConfig
+from tiny_audio.training.data import Example
+from tiny_audio.training.losses import EmbeddingCTCHead, SequenceBuilder
+from tiny_audio.training.loop import StageConfig
 
 
 def examples(model, count=8, seed=0):
@@ -28,30 +31,30 @@ def examples(model, count=8, seed=0):
 
 def test_batches_cover_every_example_once_per_epoch_grouped_by_length():
     data = [Example(str(i), torch.zeros(10 + i, 2), [1]) for i in range(40)]
-    stream = train.batches(data, 8, seed=3)
+    stream = training_data.batches(data, 8, seed=3)
     epoch = [next(stream) for _ in range(5)]
     assert sorted(e.id for b in epoch for e in b) == sorted(e.id for e in data)
     # Length-sorted with ±10 % jitter: a batch spans a narrow range of lengths.
     assert all(max(e.frames.shape[0] for e in b) - min(e.frames.shape[0] for e in b) <= 15 for b in epoch)
-    again = train.batches(data, 8, seed=3)
+    again = training_data.batches(data, 8, seed=3)
     assert [[e.id for e in b] for b in epoch] == [[e.id for e in next(again)] for _ in range(5)]
 
 
 def test_validation_split_is_fixed_by_id():
     data = [Example(f"id{i}", torch.zeros(3, 2), [1]) for i in range(50)]
-    fit, val = train.split_validation(data, 5)
-    fit2, val2 = train.split_validation(list(reversed(data)), 5)
+    fit, val = training_data.split_validation(data, 5)
+    fit2, val2 = training_data.split_validation(list(reversed(data)), 5)
     assert len(val) == 5 and len(fit) == 45
     assert {e.id for e in val} == {e.id for e in val2} and not {e.id for e in val} & {e.id for e in fit}
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
     config = StageConfig("x", steps=100, batch_size=1, lr=1.0, warmup=10)
-    assert train.lr_at(0, config) == pytest.approx(0.1)
-    assert train.lr_at(9, config) == pytest.approx(1.0)
-    assert train.lr_at(10, config) == pytest.approx(1.0)
-    assert train.lr_at(100, config) == pytest.approx(0.1)
-    assert train.lr_at(55, config) == pytest.approx(0.55)
+    assert loop.lr_at(0, config) == pytest.approx(0.1)
+    assert loop.lr_at(9, config) == pytest.approx(1.0)
+    assert loop.lr_at(10, config) == pytest.approx(1.0)
+    assert loop.lr_at(100, config) == pytest.approx(0.1)
+    assert loop.lr_at(55, config) == pytest.approx(0.55)
 
 
 def test_ctc_head_scores_the_llm_vocabulary_by_cosine():
@@ -70,7 +73,7 @@ def test_lm_loss_predicts_exactly_the_transcript_and_end_token():
     model = tiny_pipeline()
     batch = examples(model, 3)
     builder = SequenceBuilder(model)
-    frames, lengths = train.pad_frames(batch)
+    frames, lengths = training_data.pad_frames(batch)
     audio = model.projector(frames)
     audio_lengths = [model.projector.output_frames(int(n)) for n in lengths]
     embeds, mask, (rows, positions), targets = builder(audio, audio_lengths, batch)
@@ -84,7 +87,7 @@ def test_lm_loss_predicts_exactly_the_transcript_and_end_token():
 
     # Logits only at the predicted positions give the same loss as the whole sequence would.
     with torch.no_grad():
-        loss = train.lm_loss(model, builder, batch)
+        loss = losses.lm_loss(model, builder, batch)
         logits = model.decoder(inputs_embeds=embeds, attention_mask=mask).logits
         full = F.cross_entropy(logits[rows, positions], targets)
     assert loss.item() == pytest.approx(full.item(), rel=1e-5)
@@ -93,12 +96,12 @@ def test_lm_loss_predicts_exactly_the_transcript_and_end_token():
 def test_the_sequence_matches_the_prompt_the_app_decodes_with():
     model = tiny_pipeline()
     (example,) = examples(model, 1)
-    frames, lengths = train.pad_frames([example])
+    frames, lengths = training_data.pad_frames([example])
     audio = model.projector(frames)
     n_audio = model.projector.output_frames(int(lengths[0]))
     embeds, mask, (rows, positions), _ = SequenceBuilder(model)(audio, [n_audio], [example])
     with torch.no_grad():
-        spliced = model.splice(model.projector(example.frames.float()[None]), example.tokens)
+        spliced = model.prompt_embeddings(model.projector(example.frames.float()[None]), example.tokens)
     assert torch.allclose(embeds[0, : spliced.shape[1]], spliced, atol=1e-6)
     assert int(positions[0]) == spliced.shape[1] - len(example.tokens) - 1
 
@@ -142,7 +145,7 @@ def test_both_stages_lower_their_loss_and_resume_where_they_stopped(tmp_path):
     torch.manual_seed(0)
     model = tiny_pipeline()
     data = examples(model, 8)
-    log = train.LossLog(tmp_path / "loss.jsonl")
+    log = loop.LossLog(tmp_path / "loss.jsonl")
     align = train.train_align(model, data, data[:2], tmp_path, _stage("align", 40, 3e-3), log, progress=False)
     assert sum(align[-5:]) / 5 < 0.8 * sum(align[:5]) / 5
     lm = train.train_lm(model, data, data[:2], tmp_path, _stage("lm", 30, 1e-2), log, lora_rank=2, progress=False)
@@ -201,7 +204,7 @@ def test_the_float16_export_merges_into_the_logits_the_trained_model_gives(tmp_p
 
 
 def test_a_resumed_stage_forgets_the_log_lines_it_runs_again(tmp_path):
-    log = train.LossLog(tmp_path / "loss.jsonl")
+    log = loop.LossLog(tmp_path / "loss.jsonl")
     for step in range(1, 6):
         log.write(stage="align", step=step, loss=1.0)
     for step in range(1, 4):
@@ -223,7 +226,7 @@ def test_eval_refuses_a_weights_folder_without_a_projector(tmp_path, capsys):
 def test_frame_masking_zeroes_bounded_spans_reproducibly_and_leaves_the_cache_alone():
     frames = torch.ones(500, 384, dtype=torch.float16)  # 10 s at 50 frames per second
     example = Example("clip", frames, [1, 2])
-    masking = train.FrameMasking()
+    masking = training_data.FrameMasking()
     masked = masking(example, torch.Generator().manual_seed(7))
     again = masking(example, torch.Generator().manual_seed(7))
     assert torch.equal(masked.frames, again.frames) and masked.tokens == [1, 2]
@@ -251,15 +254,15 @@ def test_keeping_the_best_step_ends_on_the_lowest_validation_loss(tmp_path):
     def loss_of(m):
         return lambda batch: sum((m.w - e.tokens[0]).pow(2).sum() for e in batch) / len(batch)
 
-    log = train.LossLog(tmp_path / "loss.jsonl")
+    log = loop.LossLog(tmp_path / "loss.jsonl")
     config = StageConfig("x", steps=10, batch_size=2, lr=0.1, warmup=1, save_every=5, val_every=5)
-    train.run_stage(config, {"m": module}, loss_of(module), fit, val, tmp_path, log, progress=False)
+    loop.run_stage(config, {"m": module}, loss_of(module), fit, val, tmp_path, log, progress=False)
     assert [e["step"] for e in log.read() if "val_loss" in e] == [0, 5, 10]
     assert module.w.item() == 0.0  # back at step 0, where validation was lowest
     last = _Offset()
     config.keep = "last"
-    train.run_stage(config, {"m": last}, loss_of(last), fit, val, tmp_path / "last",
-                    train.LossLog(tmp_path / "last.jsonl"), progress=False)
+    loop.run_stage(config, {"m": last}, loss_of(last), fit, val, tmp_path / "last",
+                    loop.LossLog(tmp_path / "last.jsonl"), progress=False)
     assert last.w.item() > 0.5
 
 
@@ -322,7 +325,7 @@ def test_the_command_refuses_adapter_settings_it_cannot_honour_before_writing_an
     assert not out.exists()
     out.mkdir()  # an lm stage resumed with another adapter than its checkpoint's
     (out / "lm.pt").write_bytes(b"")
-    (out / "args.json").write_text(json.dumps({"args": {"lora_rank": "8", "lora_targets": "all"}}))
+    (out / "args.json").write_text(json.dumps({"args": {"lora_rank": 8, "lora_targets": "all"}}))
     with pytest.raises(SystemExit):
         train.main([str(tmp_path / "data"), "--out", str(out), "--stage", "lm"])
     assert "--lora-rank 8 --lora-targets all; rerun with those" in capsys.readouterr().err
@@ -332,14 +335,14 @@ def test_a_fresh_start_forgets_what_an_earlier_attempt_logged_and_kept(tmp_path)
     module = _Offset()
     fit = [Example(f"t{i}", torch.zeros(1, 1), [1]) for i in range(4)]
     val = [Example("v", torch.zeros(1, 1), [1])]
-    log = train.LossLog(tmp_path / "loss.jsonl")
+    log = loop.LossLog(tmp_path / "loss.jsonl")
     log.write(stage="x", step=5, val_loss=0.0)  # an earlier attempt's unbeatable line, its checkpoint gone
-    train.save_checkpoint(tmp_path / "x-best.pt", {"m": _Offset()}, None, 5)
+    loop.save_checkpoint(tmp_path / "x-best.pt", {"m": _Offset()}, None, 5)
 
     def loss_fn(batch):
         return sum((module.w - e.tokens[0]).pow(2).sum() for e in batch) / len(batch)
 
     config = StageConfig("x", steps=10, batch_size=2, lr=0.1, warmup=1, save_every=5, val_every=5)
-    train.run_stage(config, {"m": module}, loss_fn, fit, val, tmp_path, log, progress=False)
+    loop.run_stage(config, {"m": module}, loss_fn, fit, val, tmp_path, log, progress=False)
     assert [e["step"] for e in log.read() if "val_loss" in e] == [0, 5, 10]
     assert module.w.item() > 0.5  # this attempt's own best (its last step), not the stale file's weights

@@ -7,8 +7,8 @@ import json
 import pytest
 from sample_text import write_fortunes
 
-from tiny_audio.loading import load as loading
-from tiny_audio.training import dataset, encoder_cache, model_card, train
+from tiny_audio.loading import nano as loading
+from tiny_audio.training import dataset, encoder_cache, model_card, train, loop
 from tiny_audio.training import evaluate as evaluation
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def chain(tmp_path_factory):
 
 
 def losses(run, stage):
-    return [e["loss"] for e in train.LossLog(run / "loss.jsonl").read() if e["stage"] == stage and "loss" in e]
+    return [e["loss"] for e in loop.LossLog(run / "loss.jsonl").read() if e["stage"] == stage and "loss" in e]
 
 
 def test_both_stages_lower_the_loss(chain):
@@ -47,7 +47,7 @@ def test_a_longer_rerun_resumes_from_the_checkpoints(chain):
     data, run = chain
     args = [a if a != "8" else "10" for a in TRAIN_ARGS]
     assert train.main([str(data), "--out", str(run), *args]) == 0
-    entries = [e for e in train.LossLog(run / "loss.jsonl").read() if "loss" in e]
+    entries = [e for e in loop.LossLog(run / "loss.jsonl").read() if "loss" in e]
     assert [e["step"] for e in entries if e["stage"] == "align"] == list(range(1, 31))  # not run again
     assert [e["step"] for e in entries if e["stage"] == "lm"] == list(range(1, 11))
 
@@ -72,7 +72,7 @@ def test_a_run_that_goes_on_from_another_ships_with_its_card_and_the_app_quotes_
     more = tmp_path / "more"  # a second lm run from the first one's weights, masked, its adapter grown
     assert train.main([str(data), "--out", str(more), "--stage", "lm", "--init", str(run), "--mask", "--lora-targets", "all",
                        "--lm-steps", "4", "--lm-batch", "4", "--val", "2", "--save-every", "2", "--lora-rank", "4"]) == 0
-    vals = [e for e in train.LossLog(more / "loss.jsonl").read() if "val_loss" in e]
+    vals = [e for e in loop.LossLog(more / "loss.jsonl").read() if "val_loss" in e]
     assert [e["step"] for e in vals] == [0, 2, 4]  # from the first run's weights, then every 2 steps
     report = tmp_path / "wer.json"
     assert evaluation.main([str(data), "--weights", str(more), "--json", str(report), "--no-whisper",

@@ -46,6 +46,11 @@ class SpeechEncoder:
         return int(getattr(config, "d_model", None) or config.hidden_size)
 
     @property
+    def frame_ms(self) -> float:
+        """Audio per output frame."""
+        return 1000 * SAMPLES_PER_FRAME / SAMPLE_RATE
+
+    @property
     def max_seconds(self) -> float:
         # Whisper's positional table covers exactly 30 s; the waveform encoders have no hard
         # limit, but attention memory grows with the square of the length, so they get the same.
@@ -68,6 +73,18 @@ class SpeechEncoder:
             out = self.feature_extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
             values = out["input_values"]
         return values.to(device=self.device, dtype=self.dtype)
+
+    def frames(self, audio: np.ndarray, clock=None) -> torch.Tensor:
+        """Waveform (16 kHz mono float32) → [1, T, D] frames: ``features`` then ``encode``, the
+        two steps timed apart on ``clock`` (a ``decoding.Clock``) when one is given. Inference
+        and the training chain's encoder cache both come through here."""
+        features = self.features(audio)
+        if clock:
+            clock.lap("features")
+        frames = self.encode(features, audio.size)
+        if clock:
+            clock.lap("encoder")
+        return frames
 
     def encode(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
         """Features → [1, T, D] frames covering the real audio."""

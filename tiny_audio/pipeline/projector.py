@@ -70,6 +70,7 @@ class AudioProjector(nn.Module):
     exactly 121,643,264 parameters."""
 
     stages = SWIGLU_STAGES
+    stack_mode = "pad"  # the last group's missing frames are zeros
 
     def __init__(self, encoder_dim: int, llm_dim: int, k: int = 5, hidden_dim: int = 8192):
         super().__init__()
@@ -81,6 +82,14 @@ class AudioProjector(nn.Module):
         self.down_proj = nn.Linear(hidden_dim, llm_dim, bias=False)
         self.ln_post = RMSNorm(llm_dim)
         self.apply(_init_linear)
+
+    @property
+    def input_dim(self) -> int:
+        return self.gate_proj.in_features
+
+    @property
+    def output_dim(self) -> int:
+        return self.down_proj.out_features
 
     def output_frames(self, encoder_frames: int) -> int:
         return -(-encoder_frames // self.k)
@@ -109,6 +118,7 @@ class MLPAudioProjector(nn.Module):
     RMSNorm after each linear layer."""
 
     stages = MLP_STAGES
+    stack_mode = "truncate"  # frames that do not fill a last group are dropped
 
     def __init__(self, encoder_dim: int, llm_dim: int, k: int = 5, hidden_dim: int = 2048):
         super().__init__()
@@ -118,6 +128,14 @@ class MLPAudioProjector(nn.Module):
         self.linear_2 = nn.Linear(hidden_dim, llm_dim, bias=False)
         self.norm_2 = RMSNorm(llm_dim)
         self.apply(_init_linear)
+
+    @property
+    def input_dim(self) -> int:
+        return self.linear_1.in_features
+
+    @property
+    def output_dim(self) -> int:
+        return self.linear_2.out_features
 
     def output_frames(self, encoder_frames: int) -> int:
         return max((encoder_frames - self.k) // self.k + 1, 0)

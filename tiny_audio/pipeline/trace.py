@@ -17,6 +17,8 @@ from typing import Optional
 
 import torch
 
+from tiny_audio.pipeline.stages import LLM_EMBEDDINGS
+
 DEFAULT_BINS = 100
 
 
@@ -47,13 +49,29 @@ class StageStats:
 
 
 @dataclass
+class EmbeddingSummary:
+    """The decoder's whole input-embedding matrix in plain numbers (what a result carries)."""
+
+    stats: StageStats
+    typical_row_norm: float  # median L2 norm of an embedding row
+
+    def to_dict(self) -> dict:
+        return {"stats": self.stats.to_dict(), "typical_row_norm": self.typical_row_norm}
+
+
+@dataclass
 class NativeEmbeddings:
-    """The decoder's whole input-embedding matrix, summarised once per model load."""
+    """The decoder's whole input-embedding matrix, summarised once per model load, with the
+    device tensors that each run's comparison and nearest-token search need."""
 
     stats: StageStats
     typical_row_norm: float  # median L2 norm of an embedding row
     normalized: torch.Tensor = field(repr=False)  # unit rows, kept on the device, for nearest tokens
     value_range: torch.Tensor = field(repr=False)  # [min, max] on the device, for sync-free overlays
+
+    @property
+    def summary(self) -> EmbeddingSummary:
+        return EmbeddingSummary(self.stats, self.typical_row_norm)
 
 
 @dataclass
@@ -184,7 +202,7 @@ def summarize_embeddings(embedding_matrix: torch.Tensor, bins: int = DEFAULT_BIN
         for part in (moments, counts, row_norms.median()):
             packer.add(part)
         moments_c, counts_c, median_c = packer.transfer()
-        stats = _stats_from("LLM token embeddings", x.shape, flat.numel(), moments_c, counts_c)
+        stats = _stats_from(LLM_EMBEDDINGS, x.shape, flat.numel(), moments_c, counts_c)
         # Kept in the matrix's own dtype: a float32 copy of a 128k×2048 table would cost 1 GB.
         normalized = (x / row_norms.clamp_min(1e-12).unsqueeze(-1)).to(embedding_matrix.dtype)
     return NativeEmbeddings(

@@ -33,9 +33,9 @@ def shard_path(out: Path, index: int) -> Path:
 
 @torch.inference_mode()
 def encode_clip(encoder: SpeechEncoder, wav: Path) -> torch.Tensor:
-    """[frames, dim] float16 on the CPU, as the pipeline's encoder step gives them."""
+    """[frames, dim] float16 on the CPU, from the encoder step inference runs (``AudioLLM.encode``)."""
     samples = load_audio(wav)
-    frames = encoder.encode(encoder.features(samples), samples.size)
+    frames = encoder.frames(samples)
     return frames[0].to(device="cpu", dtype=torch.float16).contiguous()
 
 
@@ -99,7 +99,7 @@ def load_cache(out: Path) -> dict[str, torch.Tensor]:
 
 
 def nano_encoder() -> SpeechEncoder:
-    from tiny_audio.loading.load import NANO_WINDOW
+    from tiny_audio.loading.nano import NANO_WINDOW
     from tiny_audio.loading.weights.whisper import load_nano_whisper
 
     return encoder_from_model(load_nano_whisper().model, "whisper-tiny.en", window=NANO_WINDOW)

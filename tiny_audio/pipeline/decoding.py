@@ -1,0 +1,125 @@
+"""Turning prompt embeddings into tokens: greedy decoding with a KV cache, or beam search.
+
+Both stop at an end-of-turn token and never return it. On a GPU, greedy decoding can replay a
+CUDA graph over a static cache instead (``fast_decode.py``); the model picks which.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import time
+from typing import Optional
+
+import torch
+from torch import nn
+
+# Prompt (~30) + audio tokens (≤ 300 for 30 s at k=5) + new tokens (≤ 196 for 30 s) fit easily.
+STATIC_CACHE_LEN = 1024
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>")
+
+
+def decoding_text(beams: int) -> str:
+    return "greedy" if beams == 1 else f"beam search, {beams} beams"
+
+
+def default_max_new_tokens(duration_s: float) -> int:
+    """Room for fast speech (~4 tokens/s) plus a margin; bounds the cost of a decoder that
+    never stops."""
+    return int(16 + 6 * duration_s)
+
+
+def stop_ids(decoder: nn.Module, tokenizer) -> set[int]:
+    """The decoder's end-of-sequence ids and the usual end-of-turn tokens its tokenizer knows."""
+    stops: set[int] = set()
+    eos = getattr(getattr(decoder, "generation_config", None), "eos_token_id", None)
+    for value in (eos, tokenizer.eos_token_id):
+        if isinstance(value, int):
+            stops.add(value)
+        elif isinstance(value, (list, tuple)):
+            stops.update(int(v) for v in value)
+    for token in END_OF_TURN_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id and token_id >= 0:
+            stops.add(token_id)
+    return stops
+
+
+class Clock:
+    """Wall-clock laps; waits for the GPU at each lap so the time lands on the right step."""
+
+    def __init__(self, device: torch.device, timings: dict[str, float]):
+        self.device = device
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + now - self.last
+        self.last = now
+
+
+def cache_argument(decoder: nn.Module) -> str:
+    """transformers renamed ``past_key_values`` to ``cache``; accept either release."""
+    return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+
+
+def greedy(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int, stops: set[int],
+           clock: Optional[Clock] = None) -> list[int]:
+    """Greedy decoding with the decoder's dynamic KV cache; prefill and decoding timed apart."""
+    cache_arg = cache_argument(decoder)
+    out = decoder(inputs_embeds=inputs_embeds, use_cache=True, logits_to_keep=1)
+    cache = _cache_of(out)
+    next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
+    if clock:
+        clock.lap("prefill")
+    tokens: list[int] = []
+    if max_new_tokens < 1:
+        return tokens
+    for _ in range(max_new_tokens):
+        token = int(next_id.item())
+        if token in stops:
+            break
+        tokens.append(token)
+        if len(tokens) == max_new_tokens:
+            break
+        out = decoder(input_ids=next_id, use_cache=True, **{cache_arg: cache})
+        cache = _cache_of(out)
+        next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
+    if clock:
+        clock.lap("decode")
+    return tokens
+
+
+def beam_search(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int, beams: int,
+                stops: set[int], pad_id: int, clock: Optional[Clock] = None) -> list[int]:
+    """transformers' beam search: the hypothesis of highest summed log-probability per token
+    wins. Its prefill is not timed apart: it counts as decoding."""
+    from transformers import GenerationConfig
+
+    if max_new_tokens < 1:
+        return []
+    ordered = sorted(stops)
+    # The settings that shape the search, all explicit: generate fills those left unset from
+    # the decoder's own generation config, and a checkpoint's sampling, repetition or
+    # suppression settings must not reach beam search when greedy decoding ignores them.
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens, min_new_tokens=0, num_beams=beams, do_sample=False,
+        eos_token_id=ordered or None, pad_token_id=ordered[0] if ordered else pad_id, length_penalty=1.0,
+        early_stopping=False, repetition_penalty=1.0, no_repeat_ngram_size=0, suppress_tokens=[],
+        begin_suppress_tokens=[],
+    )
+    mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+    # With only embeddings as the prompt, generate returns the new tokens alone.
+    out = decoder.generate(inputs_embeds=inputs_embeds, attention_mask=mask, generation_config=config)
+    tokens = list(itertools.takewhile(lambda token: token not in stops, out[0].tolist()))
+    if clock:
+        clock.lap("decode")
+    return tokens
+
+
+def _cache_of(output):
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
