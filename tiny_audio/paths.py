@@ -1,6 +1,8 @@
-"""Where the project's shipped files live: the nano model's trained weights and the example clips."""
+"""Where the project's own files live: the repository, the nano model's trained weights and the
+example clips."""
 
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
 EXAMPLES_DIR = ASSETS / "examples"

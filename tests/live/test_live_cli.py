@@ -15,8 +15,7 @@ from tiny_audio.live import cli as live
 from tiny_audio.live import devices as audio_devices
 from tiny_audio.live import display as live_display
 from tiny_audio.live.streaming import LiveSession
-
-ROOT = Path(__file__).resolve().parent.parent
+from tiny_audio.paths import ROOT
 
 
 def device(index, name, inputs, outputs, rate=44100.0, hostapi=0):

@@ -137,8 +137,8 @@ def test_common_prefix():
 @pytest.mark.integration
 def test_nano_live_stream_of_an_example_clip_matches_a_full_run(tmp_path):
     from tiny_audio import load_model
-    from tiny_audio.pipeline.audio import resample
     from tiny_audio.app.examples import example_clips
+    from tiny_audio.pipeline.audio import resample
 
     nano = load_model()
     wav, _ = example_clips()[0]

@@ -1,11 +1,12 @@
 """bench/gpu_scale.py at small scale on the CPU: the script runs end to end and its figures hold together."""
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "gpu_scale.py"
+from tiny_audio.paths import ROOT
+
+BENCH = ROOT / "bench" / "gpu_scale.py"
 
 
 @pytest.fixture(scope="module")
