@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_models import speechlike, tiny_pipeline
+from tiny_models import speechlike
 
 from tiny_audio.live import cli as live
 from tiny_audio.live import devices as audio_devices
@@ -47,13 +47,8 @@ HEADLESS = [device(0, "HDA NVidia: HDMI 0 (hw:0,3)", 0, 8), device(1, "HDA NVidi
 
 
 @pytest.fixture(scope="module")
-def model():
-    return tiny_pipeline()
-
-
-@pytest.fixture(scope="module")
-def update(model):
-    session = LiveSession(model, background=False)
+def update(tiny_model):
+    session = LiveSession(tiny_model, background=False)
     session.feed(speechlike(2.0), 16_000)
     return session.step()
 
@@ -174,10 +169,10 @@ def test_a_file_plays_in_blocks_at_its_pace_and_ends():
     assert 0.24 <= elapsed < 3.0  # 1 s of audio at 4× (paced, not as fast as it can; slack for a busy machine)
 
 
-def test_ctrl_c_ends_with_a_full_run_on_everything_heard(model):
+def test_ctrl_c_ends_with_a_full_run_on_everything_heard(tiny_model):
     samples = speechlike(3.0)
     blocks = queue.Queue()
-    session = LiveSession(model)
+    session = LiveSession(tiny_model)
     source = live.FileSource(samples, blocks, speed=2.0)
     source.start()
     seen = []
@@ -190,19 +185,19 @@ def test_ctrl_c_ends_with_a_full_run_on_everything_heard(model):
     heard = session.buffer.audio()
     assert len(seen) == 1 and final.final
     assert 0 < final.buffer_seconds < 3.0 and final.buffer_seconds == pytest.approx(heard[0].size / 16_000)
-    assert final.result.token_ids == model.transcribe(heard).token_ids
+    assert final.result.token_ids == tiny_model.transcribe(heard).token_ids
 
 
-def test_the_loop_feeds_the_whole_file_and_its_final_run_matches_a_single_run(model):
+def test_the_loop_feeds_the_whole_file_and_its_final_run_matches_a_single_run(tiny_model):
     samples = speechlike(2.0)
     blocks = queue.Queue()
-    session = LiveSession(model)
+    session = LiveSession(tiny_model)
     updates = []
     source = live.FileSource(samples, blocks, speed=4.0)
     source.start()
     final = live.run(session, blocks, source, on_update=updates.append)
     assert final.final and final.buffer_seconds == pytest.approx(2.0)
-    assert final.result.token_ids == model.transcribe(samples).token_ids
+    assert final.result.token_ids == tiny_model.transcribe(samples).token_ids
     assert all(u is not None and not u.final for u in updates)
 
 

@@ -5,17 +5,12 @@ import json
 import pytest
 import torch
 from safetensors.torch import save_file
-from tiny_models import save_pair, speechlike, tiny_hubert, tiny_llama, tiny_qwen3, tiny_tokenizer, tiny_whisper
+from tiny_models import save_pair, speechlike, tiny_hubert, tiny_llama, tiny_qwen3, tiny_whisper
 
 from tiny_audio import AudioError, load_model
 from tiny_audio.pipeline.encoders import encoder_from_model
 from tiny_audio.pipeline.model import UNTRAINED_NOTICE, AudioLLM
 from tiny_audio.pipeline.projector import MLP_STAGES, SWIGLU_STAGES, AudioProjector, MLPAudioProjector
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return tiny_tokenizer()
 
 
 def build(tokenizer, encoder_kind="whisper", decoder_kind="llama", projector_kind="swiglu", trained=True):

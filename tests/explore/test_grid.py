@@ -1,0 +1,27 @@
+"""Exercise 2's grid (tiny_audio/explore/grid.py): every panel is the traced stage it names."""
+
+import pytest
+from explore_models import tiny_pipeline
+from tiny_models import speechlike
+
+from tiny_audio.explore.grid import stage_grid
+
+
+@pytest.mark.parametrize("kind", ["swiglu", "mlp"])
+def test_stage_grid_takes_its_panels_from_the_trace(tokenizer, kind):
+    model = tiny_pipeline(tokenizer, kind)
+    result = model.transcribe((speechlike(1.42), 16_000), max_new_tokens=2)
+    panels = stage_grid(result)
+    expected = (["stacked", "pre-norm", "swiglu", "down", "post-norm"] if kind == "swiglu"
+                else ["stacked", "linear_1", "gelu", "linear_2", "norm_2"])
+    assert [p.stage for p in panels] == expected + ["LLM token embeddings"]
+    assert [(p.row, p.col) for p in panels] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    for panel in panels[:5]:
+        stats = result.trace.stage(panel.stage)
+        assert (panel.mean, panel.std, panel.shape) == (stats.mean, stats.std, stats.shape)
+        assert f"μ={stats.mean:.3f}, σ={stats.std:.3f}" in panel.title
+        assert sum(panel.histogram.counts) == stats.numel
+    target = panels[-1]
+    embeddings = model.decoder.get_input_embeddings().weight.detach().double()
+    assert target.title.startswith("Target LLM") and target.shape == tuple(embeddings.shape)
+    assert target.std == pytest.approx(embeddings.std(unbiased=False).item(), rel=1e-5)
