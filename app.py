@@ -7,7 +7,8 @@ import os
 
 import gradio as gr
 
-from tiny_audio.app.blocks import DEFAULT_MODEL, ModelStore, build_demo
+from tiny_audio.app.blocks import build_demo
+from tiny_audio.app.store import DEFAULT_MODEL, ModelStore
 
 store = ModelStore()
 # Load the default model at start-up, not on the first request.

@@ -14,7 +14,10 @@ from tiny_audio.report import plots
 from tiny_audio.pipeline.encoders import encoder_from_model
 from tiny_audio.pipeline.model import AudioLLM
 from tiny_audio.pipeline.projector import AudioProjector
-from tiny_audio.app.blocks import OUTPUTS, ModelStore, build_demo, render, transcribe
+from tiny_audio.app.blocks import build_demo
+from tiny_audio.app.run import transcribe
+from tiny_audio.app.store import ModelStore
+from tiny_audio.app.views import OUTPUTS, result_views
 
 
 def tiny_loader(spec: str) -> AudioLLM:
@@ -42,7 +45,7 @@ def speech(tmp_path):
 
 def test_transcribe_and_render_give_every_output(store, speech):
     model, samples, result = transcribe(store, speech, "tiny")
-    shown = render(model, samples, result, log_y=True, shared_range=True)
+    shown = result_views(model, samples, result, log_y=True, shared_range=True)
     assert set(shown) == set(OUTPUTS)
     assert shown["transcript"] == result.text
     assert "Untrained projector" in shown["notice"]
@@ -55,7 +58,7 @@ def test_one_full_update_stays_under_60_kb(store, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, speechlike(29.0), 16_000)
     model, samples, result = transcribe(store, str(path), "tiny")
-    shown = render(model, samples, result, log_y=False, shared_range=False)
+    shown = result_views(model, samples, result, log_y=False, shared_range=False)
     figures = [value for value in shown.values() if hasattr(value, "to_json")]
     assert len(figures) == 5
     assert plots.figure_payload_bytes(figures) <= 60_000
@@ -84,7 +87,8 @@ def test_bad_input_is_a_clear_message_and_the_app_keeps_serving(store, speech, t
         path = str(path)
     with pytest.raises(gr.Error, match=message):
         transcribe(store, path, "tiny")
-    assert transcribe(store, speech, "tiny")[2].text is not None
+    _, _, result = transcribe(store, speech, "tiny")  # the next request is served in full
+    assert result.token_ids and result.stages and result.trace.comparison is not None
 
 
 def test_48khz_stereo_recording_is_accepted(store, tmp_path):
@@ -219,7 +223,7 @@ def test_model_store_loads_one_model_while_another_is_still_loading():
 
 
 def test_download_files_do_not_pile_up(store, speech, monkeypatch, tmp_path):
-    from tiny_audio.app import blocks as ui
+    from tiny_audio.app import views as ui
 
     monkeypatch.setattr(ui, "DOWNLOADS", tmp_path / "downloads")
     monkeypatch.setattr(ui, "KEEP_DOWNLOADS", 3)

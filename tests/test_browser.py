@@ -68,7 +68,8 @@ STAGES_LOG_Y = "() => document.querySelector('#stages .js-plotly-plot')?.layout?
 
 @pytest.fixture(scope="module")
 def app_url():
-    from tiny_audio.app.blocks import ModelStore, build_demo
+    from tiny_audio.app.blocks import build_demo
+    from tiny_audio.app.store import ModelStore
 
     store = ModelStore()
     store.get("nano")

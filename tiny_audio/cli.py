@@ -98,7 +98,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
 def format_report(result, k: int) -> str:
     """The course's Exercise 1 table: shapes and statistics at every step, then the summary."""
-    from tiny_audio.pipeline.model import decoding_text
+    from tiny_audio.pipeline.decoding import decoding_text
 
     lines = [f"model:      {result.model_name}  [{result.device}, {result.dtype}]"]
     lines.append(f"decoding:   {decoding_text(result.beams)}")
@@ -203,24 +203,21 @@ def _config(text: str) -> tuple[int, int, int, int]:
 
 
 def run_explore(args: argparse.Namespace) -> int:
-    from tiny_audio.explore import experiments as explore
+    from tiny_audio.explore.common import to_jsonable
 
     try:
         if args.what == "rates":
             data, text = _explore_rates(args)
         elif args.what == "activations":
-            data = _explore_activations(args)
-            text = format_activations(data)
+            data, text = _explore_activations(args)
         elif args.what == "configs":
-            data = explore.projector_configs(args.custom, duration_s=args.duration, encoder_frames=args.frames)
-            text = format_configs(data, course_clip=args.frames is None and args.duration == 3.0)
+            data, text = _explore_configs(args)
         else:
-            data = explore.decoder_table(rank=args.rank)
-            text = format_decoders(data)
+            data, text = _explore_decoders(args)
     except (AudioError, ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(explore.to_jsonable(data), indent=1) if args.json else text)
+    print(json.dumps(to_jsonable(data), indent=1) if args.json else text)
     return 0
 
 
@@ -234,51 +231,36 @@ def _load(args):
 
 
 def _explore_rates(args):
-    from tiny_audio.explore import experiments as explore
+    from tiny_audio.explore.rates import downsampling_table, model_stacking
 
     if args.file is None:
         mode = args.mode or "pad"
-        rows = explore.downsampling_table(args.frames, args.duration, args.llm_dim, args.rates, args.custom, mode)
-        return {"rates": rows}, format_rates(rows, args.llm_dim)
+        rows = downsampling_table(args.frames, args.duration, args.llm_dim, args.rates, args.custom, mode)
+        return {"rates": rows}, _rates_text(rows, args.llm_dim)
     model, samples = _load(args)
     # The transcript plays no part here: one token is enough to get the traced frames.
     result = model.transcribe(samples, max_new_tokens=1, beams=1)
-    stacking = explore.model_stacking(model, result)
+    stacking = model_stacking(model, result)
     mode = args.mode or stacking.mode
-    rows = explore.downsampling_table(
-        stacking.frames_in, result.duration_s, stacking.llm_dim, args.rates, args.custom, mode
-    )
-    text = f"model: {result.model_name}\n{stacking.summary}\n\n" + format_rates(rows, stacking.llm_dim, stacking.k)
+    rows = downsampling_table(stacking.frames_in, result.duration_s, stacking.llm_dim, args.rates, args.custom, mode)
+    text = f"model: {result.model_name}\n{stacking.summary}\n\n" + _rates_text(rows, stacking.llm_dim, stacking.k)
     return {"model": result.model_name, "stacking": stacking, "rates": rows}, text
 
 
+def _rates_text(rows, llm_dim: int, model_k: int | None = None) -> str:
+    from tiny_audio.report.explore_tables import rates_table
+
+    first = rows[0]  # every row has the clip's frame count and the stacking mode
+    header = f"{first.frames_in} encoder frames, {first.mode} mode, {llm_dim}-d LLM embeddings"
+    return header + "\n" + rates_table(rows, model_k).to_text()
+
+
 def _explore_activations(args):
-    from tiny_audio.explore import experiments as explore
+    from tiny_audio.explore.activations import study_activations
+    from tiny_audio.report.explore_tables import activations_table
 
     model, samples = _load(args)
-    return explore.study_activations(model, samples, bins=args.bins, seed=args.seed)
-
-
-def format_rates(rows, llm_dim: int, model_k: int | None = None) -> str:
-    first = rows[0]
-    lines = [f"{first.frames_in} encoder frames, {first.mode} mode, {llm_dim}-d LLM embeddings"]
-    header = (f"{'rate':>5}{'frames':>12}{'ms/token':>10}{'tokens':>8}{'fp32 KiB':>10}{'bf16 KiB':>10}"
-              f"{'padded':>8}{'dropped':>8}")
-    lines += [header, "-" * len(header)]
-    for r in rows:
-        mark = " *" if r.rate == model_k else (" (custom)" if r.custom else "")
-        ms = f"{r.ms_per_token:.1f}" if r.ms_per_token is not None else "-"
-        lines.append(
-            f"{r.rate:>5}{f'{r.frames_in} → {r.frames_out}':>12}{ms:>10}{r.frames_out:>8}"
-            f"{r.embed_bytes_fp32 / 1024:>10.1f}{r.embed_bytes_bf16 / 1024:>10.1f}"
-            f"{r.padded_frames:>8}{r.dropped_frames:>8}{mark}"
-        )
-    if model_k is not None:
-        lines.append("* the loaded model's rate")
-    return "\n".join(lines)
-
-
-def format_activations(report) -> str:
+    report = study_activations(model, samples, bins=args.bins, seed=args.seed)
     lines = [f"model: {report.model_name}"]
     if not report.projector_trained:
         lines.append("NOTICE: untrained projector: its gate weights are random, so the 'clip' rows see random features")
@@ -287,78 +269,22 @@ def format_activations(report) -> str:
         f"gate pre-activations {shape} from {report.encoder_frames} encoder frames "
         f"({report.duration_s:.2f} s): mean {report.gate_mean:.4f}, std {report.gate_std:.4f}"
     )
-    lines.append("")
-    header = f"{'function':<12}{'data':<15}{'sparsity':>9}{'range':>10}{'mean':>10}{'std':>10}{'mean|grad|':>12}"
-    lines += [header, "-" * len(header)]
-    for r in report.plain + report.glu:
-        lines.append(
-            f"{r.name:<12}{r.data:<15}{r.sparsity:>9.2%}{r.range:>10.3f}{r.mean:>10.4f}{r.std:>10.4f}"
-            f"{r.grad_mean_abs:>12.4f}"
-        )
-    lines.append("")
-    lines += [f"{key}: {value}" for key, value in report.notes.items()]
-    return "\n".join(lines)
+    return report, "\n".join(lines) + "\n\n" + activations_table(report).to_text()
 
 
-def format_configs(rows, course_clip: bool = True) -> str:
-    first = rows[0]
-    lines = [f"clip: {first.frames_in} encoder frames; parameters counted from modules on the meta device", ""]
-    header = (f"{'config':<22}{'enc':>6}{'k':>3}{'hidden':>8}{'llm':>6}{'params':>14}{'course says':>14}"
-              f"{'frames':>8}{'ms/frame':>10}{'compr.':>8}")
-    lines += [header, "-" * len(header)]
-    for r in rows:
-        if r.course is None:
-            course = ""
-        else:
-            course = f"{r.course.params:,}" + (" ✓" if r.course_params_right else " ✗")
-        lines.append(
-            f"{r.name:<22}{r.encoder_dim:>6}{r.k:>3}{r.hidden_dim:>8}{r.llm_dim:>6}{r.params:>14,}{course:>14}"
-            f"{r.frames_out:>8}{r.ms_per_frame:>10.1f}{r.compression:>7.2f}x"
-        )
-    wrong = [r for r in rows if r.course_params_right is False]
-    if wrong:
-        lines.append("")
-        lines.append("✗ the course's expected table is wrong here: " + "; ".join(
-            f"{r.name} has {r.params:,}, not {r.course.params:,}" for r in wrong))
-    off = [r for r in rows if course_clip and r.course and r.course.frames != r.frames_out]
-    if off:
-        # The course assumes 3 s × 50 = 150 frames and floors; the projector pads the real 149.
-        lines.append("the course's frame counts assume 150 frames, floored: " + "; ".join(
-            f"{r.name} {r.course.frames} frames at {r.course.ms_per_frame} ms, the projector gives "
-            f"{r.frames_out} at {r.ms_per_frame:.1f} ms" for r in off))
-    return "\n".join(lines)
+def _explore_configs(args):
+    from tiny_audio.explore.configs import projector_configs
+    from tiny_audio.report.explore_tables import configs_table
+
+    rows = projector_configs(args.custom, duration_s=args.duration, encoder_frames=args.frames)
+    table = configs_table(rows, course_clip=args.frames is None and args.duration == 3.0)
+    header = f"clip: {rows[0].frames_in} encoder frames; parameters counted from modules on the meta device"
+    return rows, header + "\n\n" + table.to_text()
 
 
-def format_decoders(report) -> str:
-    header = (f"{'decoder':<17}{'hidden':>7}{'layers':>7}{'heads':>7}{'inter.':>7}{'vocab':>8}{'tied':>6}"
-              f"{'params':>16}{'projector':>13}{'LoRA':>12}{'train GB':>10}")
-    lines = [header, "-" * len(header)]
-    for r in report.rows:
-        heads = f"{r.num_attention_heads}/{r.num_key_value_heads}"
-        lines.append(
-            f"{r.name:<17}{r.hidden_size:>7}{r.num_hidden_layers:>7}{heads:>7}"
-            f"{r.intermediate_size:>7}{r.vocab_size:>8}{'yes' if r.tie_word_embeddings else 'no':>6}{r.params:>16,}"
-            f"{r.projector_params:>13,}{r.lora_params:>12,}{r.training_gb:>10.1f}"
-        )
-    lines += ["", "memory = frozen decoder (bf16) + trainable state (fp32 + AdamW):"]
-    for r in report.rows:
-        shapes = ", ".join(f"{name} {i}→{o}" for name, (i, o) in r.lora_shapes.items())
-        lines.append(f"  {r.name:<17}{r.frozen_weights_gb:>6.1f} + {r.trainable_state_gb:.2f} GB   (LoRA on {shapes})")
-    course_rows = [r for r in report.rows if r.course]
-    if course_rows:
-        lines += ["", "the course's version:"]
-        for r in course_rows:
-            c = r.course
-            parts = [
-                f"hidden {c['hidden_dim']} (true {r.hidden_size})",
-                f"projector {c['projector_params']:,} (true {r.projector_params:,})",
-            ]
-            if "memory_gb" in c:  # the course estimates memory for its first three decoders only
-                parts.append(f"LoRA {c['lora_params']:,} (ours at rank {r.lora_rank}: {r.lora_params:,})")
-                parts.append(f"memory {c['memory_gb']:.1f} GB (ours {r.training_gb:.1f})")
-            lines.append(f"  {c['name']:<20} " + ", ".join(parts))
-    lines += ["", "assumptions:"] + [f"  - {a}" for a in report.assumptions]
-    lines += ["", "what the course's estimate gets wrong:"] + [f"  - {e}" for e in report.course_errors]
-    lines += ["", "sources: each model's config.json on the Hugging Face Hub (values: tiny_audio/data/decoders.json)"]
-    lines += [f"  {r.name:<17}{r.source}" for r in report.rows]
-    return "\n".join(lines)
+def _explore_decoders(args):
+    from tiny_audio.explore.decoders import decoder_table
+    from tiny_audio.report.explore_tables import decoders_table
+
+    report = decoder_table(rank=args.rank)
+    return report, decoders_table(report).to_text()

@@ -143,7 +143,7 @@ def test_without_portaudio_the_command_names_libportaudio2_and_exits_2():
 
 def test_the_web_app_never_imports_sounddevice():
     code = (
-        "import sys, tiny_audio.live.cli, tiny_audio.app.blocks as ui; ui.build_demo(ui.ModelStore()); "
+        "import sys, tiny_audio.live.cli, tiny_audio.app.blocks as ui, tiny_audio.app.store as store; ui.build_demo(store.ModelStore()); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sounddevice', '_sounddevice')))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -9,15 +9,13 @@ finished update. Stopping the recording runs the model once more on the whole wi
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import gradio as gr
 
-from tiny_audio.report import plots
+from tiny_audio.app.store import DEFAULT_MODEL
 from tiny_audio.live.streaming import LiveSession, LiveUpdate
-
-DEFAULT_MODEL = os.environ.get("TINY_AUDIO_MODEL", "nano")
+from tiny_audio.report import plots
 
 STREAM_EVERY_S = 0.1  # what Gradio 6's microphone sends anyway
 REFRESH_S = 1.0
