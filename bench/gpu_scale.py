@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from tiny_audio.pipeline.audio import SAMPLE_RATE  # noqa: E402
+
 # ----- hardware floor -----------------------------------------------------------------------
 
 
@@ -107,7 +109,7 @@ class EventClock:
         return out
 
 
-def speechlike(seconds: float, rate: int = 16_000) -> np.ndarray:
+def speechlike(seconds: float, rate: int = SAMPLE_RATE) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     phase = 2 * np.pi * np.cumsum(120 + 40 * np.sin(2 * np.pi * 0.7 * t)) / rate
     return (0.1 * sum(np.sin(h * phase) / h for h in range(1, 8))).astype(np.float32)
@@ -150,7 +152,7 @@ def trace_sync_check(model, samples: np.ndarray) -> str:
         torch.cuda.set_sync_debug_mode("error")
         try:
             model.project(frames, record=tracer)
-            pending = tracer.summarise(model.native, output_stage=model.projector.stages[-1])
+            pending = tracer.summarize(model.native, output_stage=model.projector.stages[-1])
         except RuntimeError as error:
             return f"SYNC inside the trace: {str(error).splitlines()[0]}"
         finally:

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tiny_audio.live.streaming import DEFAULT_TAIL_TOKENS, model_for_updates  # noqa: E402  (after the path is set)
+from tiny_audio.pipeline.audio import SAMPLE_RATE  # noqa: E402
 
 TARGET_S = 1.0
 BUCKETS = ((0.0, 5.0), (5.0, 10.0), (10.0, 15.0))
@@ -83,7 +84,7 @@ def speech(seconds: float) -> np.ndarray:
     """The example clips in turn, each followed by a short pause, to exactly ``seconds`` at 16 kHz."""
     import soundfile as sf
 
-    from tiny_audio.pipeline.audio import SAMPLE_RATE, resample, to_mono
+    from tiny_audio.pipeline.audio import resample, to_mono
     from tiny_audio.app.examples import example_clips
 
     clips = []
@@ -100,7 +101,7 @@ def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
              fast_updates: bool = True) -> tuple[list[dict], list[dict]]:
     """Feed ``samples`` in real time. Returns one record per update the worker produced, and one
     per speech chunk: its wait from arrival to the first update that included it."""
-    from tiny_audio.pipeline.audio import SAMPLE_RATE, SILENCE_PEAK
+    from tiny_audio.pipeline.audio import SILENCE_PEAK
     from tiny_audio.live.streaming import LiveSession
 
     session = LiveSession(model, max_seconds=30.0, tail_tokens=tail_tokens, fast_updates=fast_updates)
@@ -308,7 +309,7 @@ def main() -> None:
     samples = speech(args.seconds)
     load_before = os.getloadavg()
     model = load_model()
-    model.transcribe(samples[:16_000], max_new_tokens=4, beams=1)  # warm-up: first-call allocations
+    model.transcribe(samples[:SAMPLE_RATE], max_new_tokens=4, beams=1)  # warm-up: first-call allocations
     print(
         f"nano on CPU ({torch.get_num_threads()} threads, {os.cpu_count()} cores), {args.seconds:.1f} s of "
         f"example speech in {args.chunk} s chunks at real-time pace; load average {load_before[0]:.2f}"
@@ -341,7 +342,7 @@ def main() -> None:
     # The live updates' own pipeline (streaming.model_for_updates): bfloat16 where the CPU has it.
     fast = model_for_updates(model)
     models = {"float32": model} | ({"bfloat16": fast} if fast is not model else {})
-    fast.transcribe(samples[:16_000], max_new_tokens=4, beams=1)
+    fast.transcribe(samples[:SAMPLE_RATE], max_new_tokens=4, beams=1)
     share = CpuShare()
     isolated = isolated_updates(models, samples, tails, full, args.repeats)
     figures["isolated_updates"] = isolated

@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_trace(args: argparse.Namespace) -> int:
+    from tiny_audio.loading.load import load_model
     from tiny_audio.pipeline.audio import load_audio
     from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
-    from tiny_audio.loading.load import load_model
 
     try:
         # Check the audio before spending seconds on loading a model.
@@ -92,53 +92,26 @@ def run_trace(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
     else:
-        print(format_report(result, model.projector.k))
+        print(format_report(result))
     return 0
 
 
-def format_report(result, k: int) -> str:
-    """The course's Exercise 1 table: shapes and statistics at every step, then the summary."""
+def format_report(result) -> str:
+    """The transcript, then the course's Exercise 1 view: every stage's shape and statistics,
+    how frames become audio tokens, and how close the projector's output is to the LLM's embeddings."""
     from tiny_audio.pipeline.decoding import decoding_text
+    from tiny_audio.report.stage_tables import comparison_table, stats_table, timing_line
 
     lines = [f"model:      {result.model_name}  [{result.device}, {result.dtype}]"]
     lines.append(f"decoding:   {decoding_text(result.beams)}")
     if result.notice:
         lines.append(f"NOTICE:     {result.notice}")
     lines.append(f"transcript: {result.text!r}")
-    lines.append("")
-    header = f"{'stage':<22}{'shape':<20}{'mean':>10}{'std':>10}{'min':>10}{'max':>10}{'rms':>10}{'zeros':>8}"
-    lines += [header, "-" * len(header)]
-    for s in result.stages:
-        shape = "×".join(str(d) for d in s.shape)
-        lines.append(
-            f"{s.name:<22}{shape:<20}{s.mean:>10.4f}{s.std:>10.4f}{s.min:>10.3f}{s.max:>10.3f}"
-            f"{s.rms:>10.4f}{s.zero_fraction:>8.1%}"
-        )
-    if result.native is not None:
-        n = result.native.stats
-        shape = "×".join(str(d) for d in n.shape)
-        lines.append(
-            f"{'LLM token embeddings':<22}{shape:<20}{n.mean:>10.4f}{n.std:>10.4f}{n.min:>10.3f}{n.max:>10.3f}"
-            f"{n.rms:>10.4f}{n.zero_fraction:>8.1%}"
-        )
-    trace = result.trace
-    if trace is not None:
-        frames_in = trace.stages[0].shape[1]
-        frames_out = trace.stages[1].shape[1]
-        lines.append("")
-        lines.append(
-            f"time: {frames_in} encoder frames → {frames_out} LLM audio tokens "
-            f"({frames_in / frames_out:.1f}× fewer, k={k}); "
-            f"{1000 * result.duration_s / frames_in:.1f} ms of audio per encoder frame, "
-            f"{1000 * result.duration_s / frames_out:.1f} ms per audio token"
-        )
-        if trace.comparison:
-            c = trace.comparison
-            lines.append(
-                f"projector output vs LLM embeddings: RMS ratio {c.rms_ratio:.2f}, std ratio {c.std_ratio:.2f}, "
-                f"mean gap {c.mean_gap:+.4f}, total variation {c.total_variation:.2f}, "
-                f"{c.outside_fraction:.1%} of values outside the embeddings' range"
-            )
+    if result.trace is not None:
+        lines += ["", stats_table(result).to_text(), "", f"time: {timing_line(result)}"]
+        comparison = comparison_table(result)
+        if comparison.rows:
+            lines += ["", "projector output vs LLM embeddings:", comparison.to_text()]
     lines.append("")
     lines.append("timings: " + ", ".join(f"{name} {1000 * sec:.0f} ms" for name, sec in result.timings.items()))
     return "\n".join(lines)
@@ -222,9 +195,9 @@ def run_explore(args: argparse.Namespace) -> int:
 
 
 def _load(args):
+    from tiny_audio.loading.load import load_model
     from tiny_audio.pipeline.audio import load_audio
     from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
-    from tiny_audio.loading.load import load_model
 
     samples = load_audio(args.file, max_seconds=WHISPER_WINDOW_SECONDS)  # before seconds of model loading
     return load_model(args.model, device=args.device), samples

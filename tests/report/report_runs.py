@@ -41,7 +41,7 @@ def all_figures(result, tokenizer, waveform):
         "projector_vs_llm": plots.projector_vs_llm(result),
         "frame_norms": plots.frame_norms(result),
         "dimension_variance": plots.dimension_variance(result),
-        "nearest_tokens": plots.nearest_tokens(result, tokenizer, waveform),
+        "nearest_tokens": plots.nearest_tokens(result, waveform),
     }
 
 

@@ -7,14 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from report_runs import PAYLOAD_LIMIT, all_figures, build, speechlike, tiny_tokenizer, traced_result
+from report_runs import PAYLOAD_LIMIT, all_figures, build, speechlike, traced_result
 
 from tiny_audio.report import plots
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return tiny_tokenizer()
 
 
 def test_payload_is_the_json_the_browser_receives(tokenizer):

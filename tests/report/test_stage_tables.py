@@ -1,14 +1,9 @@
 """The per-stage statistics table and the course's Exercise 1 trace table."""
 
 import pytest
-from report_runs import build, speechlike, tiny_tokenizer, traced_result
+from report_runs import build, speechlike, traced_result
 
-from tiny_audio.report.stage_tables import stats_rows, trace_rows
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return tiny_tokenizer()
+from tiny_audio.report.stage_tables import comparison_table, stats_table, timing_line, trace_table
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +16,9 @@ def significant_digits(text):
     return len(mantissa)
 
 
-def test_stats_rows(result):
-    headers, rows = stats_rows(result)
+def test_stats_table(result):
+    table = stats_table(result)
+    headers, rows = table.headers, table.rows
     assert headers == ["stage", "shape", "mean", "std", "min", "max", "RMS", "% zeros"]
     panels = list(result.stages) + [result.native.stats]
     assert [row[0] for row in rows] == [s.name for s in panels]
@@ -36,7 +32,8 @@ def test_stats_rows(result):
 
 
 def test_trace_rows_follow_exercise_one(result):
-    headers, rows = trace_rows(result, k=5)
+    table = trace_table(result)
+    headers, rows = table.headers, table.rows
     assert headers[:4] == ["stage", "shape", "frames", "feature dim"] and "k=5" in headers[4]
     names = [s.name for s in result.stages if s.name != "generated tokens"]
     assert [row[0] for row in rows] == names and names[0] == "encoder output"
@@ -49,4 +46,24 @@ def test_trace_rows_follow_exercise_one(result):
 
 def test_tables_without_a_trace_are_empty(tokenizer):
     plain = build(tokenizer).transcribe((speechlike(1.0), 16_000), max_new_tokens=2, trace=False)
-    assert stats_rows(plain)[1] == [] and trace_rows(plain, 5)[1] == []
+    assert stats_table(plain).rows == [] and trace_table(plain).rows == [] and comparison_table(plain).rows == []
+
+
+def test_an_audio_token_is_k_encoder_frames_of_audio_even_when_the_last_is_padded(tokenizer):
+    # 1.53 s → 77 Whisper frames → 16 tokens at k=5, the last with 3 frames of zero padding:
+    # duration / tokens would say 95.6 ms; each token is 100 ms of (partly padded) audio.
+    padded = build(tokenizer).transcribe((speechlike(1.53), 16_000), max_new_tokens=2)
+    assert (padded.encoder_frames, padded.audio_tokens, padded.k) == (77, 16, 5)
+    rows = dict((row[0], row) for row in trace_table(padded).rows)
+    assert rows["encoder output"][5] == "20.0" and rows["stacked"][5] == "100.0" and rows["post-norm"][5] == "100.0"
+    assert timing_line(padded) == ("77 encoder frames → 16 LLM audio tokens (k=5): 20 ms of audio per encoder "
+                                   "frame, 100 ms per audio token; the last token's 3 missing frames are zeros")
+
+
+def test_comparison_table_reads_the_trace(result):
+    table = comparison_table(result)
+    c = result.trace.comparison
+    values = {row[0]: row[1] for row in table.rows}
+    assert values["RMS ratio (projector ÷ token embeddings)"] == f"{c.rms_ratio:.2f}"
+    assert values["total variation distance"] == f"{c.total_variation:.2f}"
+    assert table.to_markdown().splitlines()[1] == "|---|---:|---|"

@@ -12,7 +12,14 @@ from tiny_audio.app.live_tab import build_live_tab
 from tiny_audio.app.run import DECODING, DECODING_INFO, DEFAULT_DECODING, transcribe
 from tiny_audio.app.store import DEFAULT_MODEL, ModelStore
 from tiny_audio.app.views import (
-    DIMS_HELP, INTRO, NORMS_HELP, OUTPUTS, OVERLAY_HELP, STAGES_HELP, TOKENS_HELP, result_views,
+    DIMS_HELP,
+    INTRO,
+    NORMS_HELP,
+    OUTPUTS,
+    OVERLAY_HELP,
+    STAGES_HELP,
+    TOKENS_HELP,
+    result_views,
 )
 from tiny_audio.report import plots
 
@@ -82,7 +89,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
                           progress=gr.Progress()):
             beams = DECODING.get(decoding_value)
             model, samples, result = transcribe(store, audio_path, model_spec, progress, beams)
-            shown = result_views(model, samples, result, log_y_value, shared_value)
+            shown = result_views(samples, result, log_y_value, shared_value)
             return [shown[name] for name in OUTPUTS] + [Run((model_spec or DEFAULT_MODEL).strip(), samples, result)]
 
         def on_toggle(run, log_y_value, shared_value):

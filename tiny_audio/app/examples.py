@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 from tiny_audio.paths import EXAMPLES_DIR
-
 
 
 def example_clips() -> list[tuple[str, str]]:

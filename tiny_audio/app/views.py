@@ -14,8 +14,9 @@ import gradio as gr
 
 from tiny_audio.loading.weights.cache import atomic_path
 from tiny_audio.pipeline.decoding import decoding_text
-from tiny_audio.pipeline.model import AudioLLM, TranscriptionResult
+from tiny_audio.pipeline.result import TranscriptionResult
 from tiny_audio.report import plots, stage_tables
+from tiny_audio.report.table import Table
 
 OUTPUTS = ("transcript", "notice", "info", "stats", "stages", "overlay", "gap", "norms", "trace", "dims", "tokens",
            "download")
@@ -47,7 +48,7 @@ TOKENS_HELP = """For each projected frame (~100 ms of audio), the three vocabula
 are nearest by cosine: what the LLM "reads" there. Darker = more similar. Drag sideways to scroll."""
 
 
-def result_views(model: AudioLLM, samples, result: TranscriptionResult, log_y: bool, shared_range: bool) -> dict:
+def result_views(samples, result: TranscriptionResult, log_y: bool, shared_range: bool) -> dict:
     """Everything the page shows for one result, by output name."""
     timings = " · ".join(f"{name} {1000 * sec:.0f} ms" for name, sec in result.timings.items())
     tokens = len(result.token_ids)
@@ -60,33 +61,16 @@ def result_views(model: AudioLLM, samples, result: TranscriptionResult, log_y: b
         "transcript": result.text,
         "notice": notice,
         "info": info,
-        "stats": _table(*stage_tables.stats_rows(result)),
+        "stats": _table(stage_tables.stats_table(result)),
         "stages": plots.stage_histograms(result, log_y=log_y, shared_range=shared_range),
         "overlay": plots.projector_vs_llm(result),
-        "gap": gap_summary(result),
+        "gap": stage_tables.comparison_table(result).to_markdown(),
         "norms": plots.frame_norms(result),
-        "trace": _table(*stage_tables.trace_rows(result, model.projector.k)),
+        "trace": _table(stage_tables.trace_table(result)),
         "dims": plots.dimension_variance(result),
-        "tokens": plots.nearest_tokens(result, model.tokenizer, waveform=samples),
+        "tokens": plots.nearest_tokens(result, waveform=samples),
         "download": write_json(result),
     }
-
-
-def gap_summary(result: TranscriptionResult) -> str:
-    c = result.trace.comparison
-    norms = result.trace.frame_norms
-    mean_norm = sum(norms) / len(norms) if norms else float("nan")
-    typical = result.native.typical_row_norm
-    return (
-        "| measure | value | reads as |\n|---|---:|---|\n"
-        f"| RMS ratio (projector ÷ token embeddings) | {c.rms_ratio:.2f} | 1.0 = same loudness |\n"
-        f"| std ratio | {c.std_ratio:.2f} | 1.0 = same spread |\n"
-        f"| mean gap | {c.mean_gap:+.4f} | 0 = same centre |\n"
-        f"| total variation distance | {c.total_variation:.2f} | 0 = identical histograms, 1 = disjoint |\n"
-        f"| values outside the embeddings' range | {c.outside_fraction:.1%} | |\n"
-        f"| mean audio-token norm ÷ typical token norm | {mean_norm / typical:.2f} | "
-        f"{mean_norm:.2f} vs {typical:.2f} |"
-    )
 
 
 # Download files live in one folder per process; only the newest few are kept (Gradio serves its
@@ -108,5 +92,5 @@ def write_json(result: TranscriptionResult) -> str:
     return str(final)
 
 
-def _table(headers, rows):
-    return gr.Dataframe(value=rows, headers=headers, interactive=False, wrap=True)
+def _table(table: Table):
+    return gr.Dataframe(value=table.rows, headers=table.headers, interactive=False, wrap=True)

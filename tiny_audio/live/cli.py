@@ -27,7 +27,6 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from tiny_audio.pipeline.audio import SAMPLE_RATE, AudioError
 from tiny_audio.live.devices import (
     DeviceError,
     choose_input_device,
@@ -37,6 +36,7 @@ from tiny_audio.live.devices import (
 )
 from tiny_audio.live.display import HTML_REFRESH_S, Screen, screen_lines, write_html
 from tiny_audio.live.streaming import DEFAULT_MAX_SECONDS, LiveSession, LiveUpdate
+from tiny_audio.pipeline.audio import SAMPLE_RATE, AudioError
 
 BLOCK_SECONDS = 0.1
 REDRAW_EVERY_S = 0.25  # the buffer clock ticks even when no update arrives

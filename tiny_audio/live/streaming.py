@@ -30,11 +30,11 @@ from typing import Optional
 import numpy as np
 import torch
 
-from tiny_audio.pipeline.audio import SILENCE_PEAK, AudioError, to_float, to_mono
+from tiny_audio.pipeline.audio import SAMPLE_RATE, SILENCE_PEAK, AudioError, to_float, to_mono
 from tiny_audio.pipeline.model import AudioLLM, TranscriptionResult
 
 DEFAULT_MAX_SECONDS = 20.0
-DEFAULT_TAIL_TOKENS = 6  # 0.28 s per update for a 15 s buffer on a 2-core CPU in bfloat16 (bench/live_latency.py)
+DEFAULT_TAIL_TOKENS = 6  # bounds an update: 0.34 s for a 15 s buffer on a 2-core CPU in bfloat16 (bench/RESULTS.md)
 DEFAULT_MIN_SECONDS = 1.0  # a first run on a fraction of a word only hallucinates
 IDLE_TIMEOUT_S = 120.0  # a session nobody feeds (a closed browser tab) stops its worker
 
@@ -71,7 +71,7 @@ class RollingBuffer:
         return self._samples.size / self.rate if self.rate else 0.0
 
     def audio(self) -> tuple[np.ndarray, int]:
-        return self._samples.copy(), self.rate or 16_000
+        return self._samples.copy(), self.rate or SAMPLE_RATE
 
 
 @dataclass

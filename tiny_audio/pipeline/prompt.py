@@ -1,6 +1,6 @@
 """The LLM's prompt around the audio: rendered once per model, embedded once per run.
 
-Two prompt styles (DESIGN.md): the course's single ``<audio>`` slot after a system turn, and
+Two prompt styles: the course's single ``<audio>`` slot after a system turn, and
 current Tiny Audio's audio-first user turn. Both are rendered with the tokenizer's own chat
 template; the projected audio frames take the place of the marker.
 """

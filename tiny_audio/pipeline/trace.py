@@ -238,9 +238,9 @@ class Tracer:
     ) -> Trace:
         """Summarise every recorded stage. ``output_stage`` names the projector output, which is
         compared with ``native`` (the LLM's embeddings) when both are given."""
-        return self.summarise(native, output_stage).collect()
+        return self.summarize(native, output_stage).collect()
 
-    def summarise(self, native: Optional[NativeEmbeddings] = None, output_stage: Optional[str] = None) -> "PendingTrace":
+    def summarize(self, native: Optional[NativeEmbeddings] = None, output_stage: Optional[str] = None) -> "PendingTrace":
         """Phase 1, all on the device and without host synchronisation: every statistic,
         histogram and comparison, packed for one transfer."""
         bins = self.bins
@@ -290,7 +290,7 @@ class Tracer:
 
 @dataclass
 class PendingTrace:
-    """Device-side results of ``Tracer.summarise``; ``collect`` brings them to the host."""
+    """Device-side results of ``Tracer.summarize``; ``collect`` brings them to the host."""
 
     bins: int
     nearest_k: int

@@ -23,7 +23,7 @@ class Example:
 
 
 def load_examples(dataset: Path, cache: Path, tokenizer, split: str = "train") -> list[Example]:
-    from tiny_audio.training.dataset import read_manifest
+    from tiny_audio.training.clips import read_manifest
     from tiny_audio.training.encoder_cache import load_cache
 
     records = [r for r in read_manifest(dataset / "manifest.jsonl") if r["split"] == split]

@@ -21,10 +21,10 @@ from typing import Optional
 
 import torch
 
-from tiny_audio.pipeline.audio import load_audio
-from tiny_audio.training.dataset import read_manifest
-from tiny_audio.pipeline.encoders import SpeechEncoder, encoder_from_model
 from tiny_audio.loading.weights.cache import atomic_path
+from tiny_audio.pipeline.audio import load_audio
+from tiny_audio.pipeline.encoders import SpeechEncoder, encoder_from_model
+from tiny_audio.training.clips import read_manifest
 
 
 def shard_path(out: Path, index: int) -> Path:

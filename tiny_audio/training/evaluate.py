@@ -46,7 +46,7 @@ class Counts:
 
 
 def clips_from_dataset(dataset: Path, split: str = "held-out") -> list[Clip]:
-    from tiny_audio.training.dataset import read_manifest
+    from tiny_audio.training.clips import read_manifest
 
     clips = []
     for record in read_manifest(dataset / "manifest.jsonl"):
@@ -86,7 +86,7 @@ def word_edits(reference: str, hypothesis: str) -> tuple[int, int]:
     return output.substitutions + output.deletions + output.insertions, len(reference.split())
 
 
-def evaluate(clips: list[Clip], systems: dict[str, Callable[[Path], str]], progress: bool = True) -> tuple[dict[str, Counts], list[dict]]:
+def score_clips(clips: list[Clip], systems: dict[str, Callable[[Path], str]], progress: bool = True) -> tuple[dict[str, Counts], list[dict]]:
     """Transcribe every clip with every system; counts per group (and "all"), and per-clip rows."""
     normalise = normaliser()
     table: dict[str, Counts] = defaultdict(Counts)
@@ -130,7 +130,7 @@ def format_table(table: dict[str, Counts], systems: list[str]) -> str:
     return "\n".join(lines)
 
 
-def summarise(table: dict[str, Counts], systems: list[str]) -> dict[str, dict]:
+def summarize(table: dict[str, Counts], systems: list[str]) -> dict[str, dict]:
     """The table as plain data (what ``--json`` writes and the model card reads)."""
     return {group: {"clips": c.clips, "words": c.words, **{f"{name}_wer": c.wer(name) for name in systems}}
             for group, c in table.items()}
@@ -175,7 +175,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         "(default: the app's for nano, 4 beams for a trained projector)")
     args = parser.parse_args(argv)
 
-    from tiny_audio.loading.load import NANO_PROJECTOR
+    from tiny_audio.loading.nano import NANO_PROJECTOR
 
     if args.weights and not (args.weights / NANO_PROJECTOR).is_file():
         print(f"error: {args.weights} has no {NANO_PROJECTOR} (a finished python -m tiny_audio train run)",
@@ -193,8 +193,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: no clips in {args.data} (a dataset's manifest.jsonl, or NAME.wav + NAME.txt pairs)", file=sys.stderr)
         return 2
 
-    from tiny_audio.loading.load import ASSETS, load_nano
-    from tiny_audio.pipeline.model import decoding_text
+    from tiny_audio.loading.nano import ASSETS, load_nano
+    from tiny_audio.pipeline.decoding import decoding_text
 
     model = load_nano(weights=args.weights or ASSETS)
     whisper = None
@@ -206,9 +206,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     systems = systems_for(model, whisper, beams)
     print(f"{model.name}; {'trained' if model.projector_trained else 'UNTRAINED'} projector; "
           f"{decoding_text(beams)}; {len(clips)} clips", file=sys.stderr)
-    table, rows = evaluate(clips, systems)
+    table, rows = score_clips(clips, systems)
     print(format_table(table, list(systems)))
-    summary = summarise(table, list(systems))
+    summary = summarize(table, list(systems))
     for line in bar_lines(summary):
         print(line)
     if args.json:

@@ -39,7 +39,7 @@ class Run:
 
     @property
     def lora(self) -> str:
-        if self.args.get("lora_rank", "0") == "0":
+        if not self.args.get("lora_rank"):
             return ""
         if self.adapter:
             return lora_text(self.adapter)
@@ -51,7 +51,7 @@ class Run:
     @property
     def init(self) -> Optional[Path]:
         value = self.args.get("init")
-        return Path(value) if value not in (None, "None") else None
+        return Path(value) if value else None
 
     @property
     def keep(self) -> str:
@@ -59,7 +59,7 @@ class Run:
 
     @property
     def masked(self) -> bool:
-        return self.args.get("mask") == "True"
+        return bool(self.args.get("mask"))
 
 
 def run_chain(run_dir: Path) -> list[Run]:
@@ -138,7 +138,7 @@ def plot_losses(chain: list[Run], path: Path) -> None:
 
 
 def data_summary(dataset: Path) -> dict:
-    from tiny_audio.training.dataset import read_manifest
+    from tiny_audio.training.clips import read_manifest
 
     records = read_manifest(dataset / "manifest.jsonl")
     train = [r for r in records if r["split"] == "train"]
@@ -171,7 +171,7 @@ def bar_text(table: dict) -> str:
 
 def decoding_of(evaluation: dict) -> str:
     """How an evaluation decoded (files from before beam search decoded greedily)."""
-    from tiny_audio.pipeline.model import decoding_text
+    from tiny_audio.pipeline.decoding import decoding_text
 
     return decoding_text(int(evaluation.get("beams", 1)))
 
@@ -292,7 +292,7 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optio
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from tiny_audio.loading.load import ASSETS
+    from tiny_audio.paths import ASSETS
 
     parser = argparse.ArgumentParser(prog="python -m tiny_audio model-card", description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the --out directory of python -m tiny_audio train")

@@ -48,8 +48,8 @@ from tiny_audio.loading.weights.cache import atomic_path
 from tiny_audio.pipeline.lora import DEFAULT_TARGETS, TARGET_SETS, add_lora, lora_state_dict, wrapped_targets
 from tiny_audio.pipeline.model import AudioLLM
 from tiny_audio.training.data import Example, FrameMasking, load_examples, split_validation
-from tiny_audio.training.losses import EmbeddingCTCHead, SequenceBuilder, align_vocabulary, ctc_loss, lm_loss
 from tiny_audio.training.loop import LossLog, StageConfig, restore, run_stage
+from tiny_audio.training.losses import EmbeddingCTCHead, SequenceBuilder, align_vocabulary, ctc_loss, lm_loss
 
 LORA_ALPHA_PER_RANK = 2.0  # alpha = 2 × rank, the usual choice
 

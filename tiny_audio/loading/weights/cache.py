@@ -27,6 +27,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=final.name + ".", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(0o644)  # what a plain write gives: readable by all (mkstemp makes it private)
     try:
         yield tmp
         os.replace(tmp, final)

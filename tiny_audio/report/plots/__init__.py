@@ -23,7 +23,6 @@ from tiny_audio.report.plots.tokens import (
     ENVELOPE_MAX_POINTS,
     nearest_tokens,
     readable_token,
-    token_text,
     waveform_envelope,
 )
 
@@ -41,7 +40,6 @@ __all__ = [
     "shape_text",
     "stage_grid",
     "stage_histograms",
-    "token_text",
     "top_share",
     "waveform_envelope",
 ]

@@ -112,7 +112,7 @@ def frame_norms(result: TranscriptionResult) -> go.Figure:
     if trace is None or not trace.frame_norms:
         return message_figure(title, "No projected frames in this run.")
     norms = np.asarray(trace.frame_norms, dtype=np.float32)
-    seconds_per_frame = result.duration_s / len(norms)
+    seconds_per_frame = result.audio_token_ms / 1000
     typical = result.native.typical_row_norm if result.native is not None else None
     median = float(np.median(norms))
     subtitle = f"{len(norms)} frames of {1000 * seconds_per_frame:.0f} ms · median norm {short(median)}"

@@ -4,14 +4,13 @@ frame points at, and the helpers that turn vocabulary pieces into readable label
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tiny_audio.pipeline.audio import SAMPLE_RATE
-from tiny_audio.pipeline.tokens import token_text, token_texts
 from tiny_audio.report.plots.style import layout, message_figure, round_layout
 
 if TYPE_CHECKING:
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENVELOPE_MAX_POINTS", "STRIP_TOKEN_CHARS", "STRIP_VISIBLE_FRAMES", "nearest_tokens", "readable_token",
-    "token_text", "waveform_envelope",
+    "waveform_envelope",
 ]
 
 # The strip shows this many frames at first (~55 px each at a typical width, enough for a
@@ -39,11 +38,6 @@ def readable_token(text: str, limit: int = STRIP_TOKEN_CHARS) -> str:
     return visible.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _labels(tokenizer, ids: Sequence[int]) -> dict[int, str]:
-    """Id → readable label, decoding each distinct id once."""
-    return {token_id: readable_token(text) for token_id, text in token_texts(tokenizer, ids).items()}
-
-
 def waveform_envelope(samples: np.ndarray, rate: int = SAMPLE_RATE, max_points: int = ENVELOPE_MAX_POINTS):
     """(seconds per column, per-column min, per-column max) over columns of ~10 ms, fewer for
     long clips so that min and max together stay within ``max_points``."""
@@ -54,7 +48,7 @@ def waveform_envelope(samples: np.ndarray, rate: int = SAMPLE_RATE, max_points: 
     return body.shape[1] / rate, body.min(axis=1), body.max(axis=1)
 
 
-def nearest_tokens(result: TranscriptionResult, tokenizer, waveform: Optional[np.ndarray] = None) -> go.Figure:
+def nearest_tokens(result: TranscriptionResult, waveform: Optional[np.ndarray] = None) -> go.Figure:
     """The time-aligned strip: the clip's waveform (16 kHz samples, optional) above, and under
     each projected frame the vocabulary tokens whose embeddings point the most the same way
     (colour = cosine)."""
@@ -64,7 +58,7 @@ def nearest_tokens(result: TranscriptionResult, tokenizer, waveform: Optional[np
         return message_figure(title, "No nearest tokens in this run.")
     frames = trace.nearest_tokens
     depth = max(len(row) for row in frames)
-    texts = _labels(tokenizer, [token_id for row in frames for token_id, _ in row])
+    texts = {token_id: readable_token(text) for token_id, text in result.token_texts.items()}
     # Row r holds every frame's r-th nearest token.
     cosine = np.full((depth, len(frames)), np.nan, dtype=np.float32)
     labels = [[""] * len(frames) for _ in range(depth)]
@@ -72,7 +66,7 @@ def nearest_tokens(result: TranscriptionResult, tokenizer, waveform: Optional[np
         for r, (token_id, sim) in enumerate(row):
             cosine[r, f] = sim
             labels[r][f] = texts[token_id]
-    seconds_per_frame = result.duration_s / len(frames)
+    seconds_per_frame = result.audio_token_ms / 1000  # k encoder frames each, the last partly padding
 
     has_wave = waveform is not None and np.asarray(waveform).size > 0
     if has_wave:

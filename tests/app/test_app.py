@@ -45,7 +45,7 @@ def speech(tmp_path):
 
 def test_transcribe_and_render_give_every_output(store, speech):
     model, samples, result = transcribe(store, speech, "tiny")
-    shown = result_views(model, samples, result, log_y=True, shared_range=True)
+    shown = result_views(samples, result, log_y=True, shared_range=True)
     assert set(shown) == set(OUTPUTS)
     assert shown["transcript"] == result.text
     assert "Untrained projector" in shown["notice"]
@@ -58,7 +58,7 @@ def test_one_full_update_stays_under_60_kb(store, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, speechlike(29.0), 16_000)
     model, samples, result = transcribe(store, str(path), "tiny")
-    shown = result_views(model, samples, result, log_y=False, shared_range=False)
+    shown = result_views(samples, result, log_y=False, shared_range=False)
     figures = [value for value in shown.values() if hasattr(value, "to_json")]
     assert len(figures) == 5
     assert plots.figure_payload_bytes(figures) <= 60_000
