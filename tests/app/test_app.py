@@ -133,7 +133,7 @@ def test_explore_handlers_on_the_latest_clip(store, speech):
     from tiny_audio.app import explore_tab as ui_explore
 
     model, samples, result = transcribe(store, speech, "tiny")
-    run = ui_explore.Run("tiny", samples, result)
+    run = ui_explore.LastRun("tiny", samples, result)
     note, rows = ui_explore.rates_table(store, run, 4)
     assert "AudioProjector (k=5, pad)" in note
     assert [r[0] for r in rows] == ["2", "3", "5", "8", "10", "4 (custom)"]

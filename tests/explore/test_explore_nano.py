@@ -7,7 +7,7 @@ import pytest
 
 from tiny_audio.explore.activations import study_activations
 from tiny_audio.explore.decoders import count_parameters, decoder_on_meta, decoder_specs
-from tiny_audio.explore.grid import stage_grid
+from tiny_audio.explore.grid import grid_panels
 from tiny_audio.explore.rates import model_stacking
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def test_nano_model_explorations():
     report = study_activations(model, str(clip))
     assert report.gate_shape == (1, stacking.frames_out, model.projector.gate_proj.out_features)
     assert all(math.isfinite(r.grad_mean_abs) and r.grad_mean_abs > 0 for r in report.plain + report.glu)
-    assert len(stage_grid(result)) == 6
+    assert len(grid_panels(result)) == 6
 
     # The data file's SmolLM2-135M entry is the nano decoder's own configuration.
     spec = next(s for s in decoder_specs() if s["name"] == "SmolLM2-135M")

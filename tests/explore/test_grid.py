@@ -4,14 +4,14 @@ import pytest
 from explore_models import tiny_pipeline
 from tiny_models import speechlike
 
-from tiny_audio.explore.grid import stage_grid
+from tiny_audio.explore.grid import grid_panels
 
 
 @pytest.mark.parametrize("kind", ["swiglu", "mlp"])
 def test_stage_grid_takes_its_panels_from_the_trace(tokenizer, kind):
     model = tiny_pipeline(tokenizer, kind)
     result = model.transcribe((speechlike(1.42), 16_000), max_new_tokens=2)
-    panels = stage_grid(result)
+    panels = grid_panels(result)
     expected = (["stacked", "pre-norm", "swiglu", "down", "post-norm"] if kind == "swiglu"
                 else ["stacked", "linear_1", "gelu", "linear_2", "norm_2"])
     assert [p.stage for p in panels] == expected + ["LLM token embeddings"]

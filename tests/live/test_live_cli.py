@@ -224,7 +224,7 @@ def test_html_page_is_replaced_atomically_with_both_figures(update, tmp_path, mo
         renames.append((Path(src), Path(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(live_display.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     live_display.write_html(update, page, heard_seconds=2.0)
 
     [(src, dst)] = renames

@@ -7,7 +7,7 @@ from typing import Optional
 import gradio as gr
 
 from tiny_audio.app.examples import example_clips
-from tiny_audio.app.explore_tab import Run, build_explore_tab
+from tiny_audio.app.explore_tab import LastRun, build_explore_tab
 from tiny_audio.app.live_tab import build_live_tab
 from tiny_audio.app.run import DECODING, DECODING_INFO, DEFAULT_DECODING, transcribe
 from tiny_audio.app.store import DEFAULT_MODEL, ModelStore
@@ -90,7 +90,7 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
             beams = DECODING.get(decoding_value)
             model, samples, result = transcribe(store, audio_path, model_spec, progress, beams)
             shown = result_views(samples, result, log_y_value, shared_value)
-            return [shown[name] for name in OUTPUTS] + [Run((model_spec or DEFAULT_MODEL).strip(), samples, result)]
+            return [shown[name] for name in OUTPUTS] + [LastRun((model_spec or DEFAULT_MODEL).strip(), samples, result)]
 
         def on_toggle(run, log_y_value, shared_value):
             if run is None:

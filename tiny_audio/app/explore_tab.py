@@ -15,7 +15,7 @@ import numpy as np
 from tiny_audio.explore.activations import study_activations
 from tiny_audio.explore.configs import ProjectorConfig, projector_configs
 from tiny_audio.explore.decoders import decoder_table
-from tiny_audio.explore.grid import stage_grid
+from tiny_audio.explore.grid import grid_panels
 from tiny_audio.explore.rates import downsampling_table, model_stacking
 from tiny_audio.pipeline.model import TranscriptionResult
 from tiny_audio.report import explore_tables, plots
@@ -24,7 +24,7 @@ COURSE_CLIP = dict(encoder_frames=149, duration_s=3.0, llm_dim=2048)  # the cour
 
 
 @dataclass
-class Run:
+class LastRun:
     """What the explorers need from the latest transcription."""
 
     spec: str  # model name in the ModelStore
@@ -32,7 +32,7 @@ class Run:
     result: TranscriptionResult
 
 
-def rates_table(store, run: Optional[Run], custom_rate) -> tuple[str, list[list[str]]]:
+def rates_table(store, run: Optional[LastRun], custom_rate) -> tuple[str, list[list[str]]]:
     if run is None:
         frames, duration, llm_dim, mode = (COURSE_CLIP["encoder_frames"], COURSE_CLIP["duration_s"],
                                            COURSE_CLIP["llm_dim"], "pad")
@@ -48,7 +48,7 @@ def rates_table(store, run: Optional[Run], custom_rate) -> tuple[str, list[list[
     return note, table.rows
 
 
-def activations(store, run: Optional[Run]):
+def activations(store, run: Optional[LastRun]):
     if run is None:
         raise gr.Error("Transcribe a clip first: the activations are computed on its real gate pre-activations.")
     try:
@@ -58,7 +58,7 @@ def activations(store, run: Optional[Run]):
     return plots.activation_histograms(report), explore_tables.activations_table(report).rows
 
 
-def configs_table(run: Optional[Run], extra: list) -> list[list[str]]:
+def configs_table(run: Optional[LastRun], extra: list) -> list[list[str]]:
     if run is None:
         rows = projector_configs(extra=extra)
     else:
@@ -72,14 +72,14 @@ def decoders(rank) -> tuple[list[list[str]], str]:
     return table.rows, "\n".join(table.notes)  # the notes read as Markdown too
 
 
-def grid(run: Optional[Run]):
+def grid(run: Optional[LastRun]):
     if run is None:
         raise gr.Error("Transcribe a clip first: the grid is drawn from its trace.")
-    return plots.stage_grid(stage_grid(run.result))
+    return plots.stage_grid_figure(grid_panels(run.result))
 
 
 def build_explore_tab(store, last_run: gr.State) -> None:
-    """Add the Explore tab to the Blocks being built; ``last_run`` holds the latest ``Run``."""
+    """Add the Explore tab to the Blocks being built; ``last_run`` holds the latest ``LastRun``."""
     with gr.Tab("Explore"):
         gr.Markdown("The course's experiments, computed from real modules and your latest clip.")
         with gr.Accordion("1 · Downsampling rate: how many audio tokens does the LLM read?", open=True):

@@ -1,6 +1,6 @@
 """Exercise 2: the data of the course's 2×3 stage-by-stage grid, from a traced result.
 
-Five projector stages, then the target LLM's token embeddings; ``report.plots.stage_grid`` draws it.
+Five projector stages, then the target LLM's token embeddings; ``report.plots.stage_grid_figure`` draws it.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ class GridPanel:
     histogram: Histogram
 
 
-def stage_grid(result) -> list[GridPanel]:
+def grid_panels(result) -> list[GridPanel]:
     """The six panels of the course's 2×3 grid: five projector stages, then the target LLM's
     token embeddings (the whole embedding matrix, not two sampled tokens)."""
     if result.trace is None or result.native is None:
-        raise ValueError("stage_grid needs a traced result (transcribe with trace=True)")
+        raise ValueError("the stage grid needs a traced result (transcribe with trace=True)")
     names = {s.name for s in result.trace.stages}
     layout = SWIGLU_GRID if "swiglu" in names else MLP_GRID
     panels = [(result.trace.stage(stage), stage, label) for stage, label in layout]

@@ -4,27 +4,27 @@ self-refreshing HTML page with the stage plots."""
 from __future__ import annotations
 
 import html
-import os
 import shutil
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import Optional
 
 from tiny_audio.live.streaming import LiveSession, LiveUpdate
+from tiny_audio.loading.weights.cache import atomic_path
+from tiny_audio.pipeline.stages import ENCODER_OUTPUT, GENERATED_TOKENS, STACKED
 
 HTML_REFRESH_S = 2
 TRANSCRIPT_LINES = 4  # the rolling transcript keeps the last few lines on screen
 
 # Short names for the stage line; other stages keep their first word.
 STAGE_ABBREVIATIONS = {
-    "encoder output": "enc",
-    "stacked": "stack",
+    ENCODER_OUTPUT: "enc",
+    STACKED: "stack",
     "pre-norm": "pre",
     "post-norm": "post",
-    "generated tokens": "gen",
+    GENERATED_TOKENS: "gen",
 }
 
 
@@ -45,8 +45,9 @@ def stage_line(update: LiveUpdate, width: int = 1000) -> str:
     full = line(stages)
     if len(full) <= width:
         return full
-    ends = [s for s in stages if s.name in ("encoder output", "generated tokens")]
-    projector_out = [s for s in stages if s.name not in ("encoder output", "generated tokens")][-1:]
+    result = update.result
+    ends = [s for s in stages if s.name in (ENCODER_OUTPUT, GENERATED_TOKENS)]
+    projector_out = [s for s in stages if s.name == result.output_stage]
     short = line(ends[:1] + projector_out + ends[1:])
     return short if len(short) <= width else short[: width - 1] + "…"
 
@@ -134,15 +135,6 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
 
 def write_html(update: LiveUpdate, path: Path, heard_seconds: Optional[float] = None) -> None:
     """Replace the page atomically: a browser reloading it never reads half a file."""
-    path = Path(path)
     page = render_html(update, heard_seconds)
-    # Beside the target (os.replace must not cross file systems); created with the umask's
-    # permissions, unlike mkstemp's private 0600, so a web server can read the page too.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic_path(Path(path)) as partial:
+        partial.write_text(page, encoding="utf-8")

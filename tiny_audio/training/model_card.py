@@ -27,7 +27,7 @@ WEIGHTS = ("nano_projector.safetensors", "nano_lora.safetensors", "nano_lora.jso
 
 
 @dataclass
-class Run:
+class TrainingRun:
     """One ``python -m tiny_audio train`` run: its arguments, machine, data counts and loss log."""
 
     name: str
@@ -62,11 +62,11 @@ class Run:
         return bool(self.args.get("mask"))
 
 
-def run_chain(run_dir: Path) -> list[Run]:
+def run_chain(run_dir: Path) -> list[TrainingRun]:
     """The run and the runs it went on from (``--init``), oldest first."""
     from tiny_audio.training.train import LossLog
 
-    chain: list[Run] = []
+    chain: list[TrainingRun] = []
     seen: set[Path] = set()
     path: Optional[Path] = run_dir
     while path is not None:
@@ -75,7 +75,7 @@ def run_chain(run_dir: Path) -> list[Run]:
         seen.add(path.resolve())
         info = json.loads((path / "args.json").read_text())
         adapter = json.loads((path / "nano_lora.json").read_text()) if (path / "nano_lora.json").is_file() else None
-        run = Run(path.name, info["args"], info["machine"], info.get("data", {}), LossLog(path / "loss.jsonl").read(), adapter)
+        run = TrainingRun(path.name, info["args"], info["machine"], info.get("data", {}), LossLog(path / "loss.jsonl").read(), adapter)
         chain.insert(0, run)
         path = run.init
     return chain
@@ -101,7 +101,7 @@ def stage_summary(entries: list[dict], stage: str, keep: str = "last") -> dict:
             "kept_step": kept.get("step", steps[-1]["step"]), "kept_val_loss": kept.get("val_loss")}
 
 
-def plot_losses(chain: list[Run], path: Path) -> None:
+def plot_losses(chain: list[TrainingRun], path: Path) -> None:
     """Training loss (moving average over 25 steps) and validation loss, one panel per stage; a
     run that went on from another is drawn from the step it started from, in its own colour."""
     import plotly.graph_objects as go
@@ -180,7 +180,7 @@ def lora_text(adapter: dict) -> str:
     return f"rank {adapter['rank']} on {'/'.join(t.split('_')[0] for t in adapter['targets'])}"
 
 
-def training_rows(chain: list[Run]) -> list[str]:
+def training_rows(chain: list[TrainingRun]) -> list[str]:
     """One table row per stage of each run in the chain."""
     rows, previous = [], None
     for run in chain:
@@ -203,7 +203,7 @@ def training_rows(chain: list[Run]) -> list[str]:
     return rows
 
 
-def masking_text(chain: list[Run]) -> str:
+def masking_text(chain: list[TrainingRun]) -> str:
     if not any(run.masked for run in chain):
         return ""
     from tiny_audio.training.train import FrameMasking
@@ -214,7 +214,7 @@ def masking_text(chain: list[Run]) -> str:
             f"to {m.channel_width} of the encoder's channels.")
 
 
-def card(chain: list[Run], data: dict, evaluation: dict, lora: Optional[dict],
+def card(chain: list[TrainingRun], data: dict, evaluation: dict, lora: Optional[dict],
          others: Optional[dict[str, dict]] = None) -> str:
     last = chain[-1]
     lora = lora_text(lora) if lora else ""

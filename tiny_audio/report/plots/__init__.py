@@ -16,7 +16,7 @@ The app and live mode's HTML page import this package; the pipeline never does.
 
 from tiny_audio.report.numbers import shape_text
 from tiny_audio.report.plots.comparison import dimension_variance, frame_norms, projector_vs_llm, top_share
-from tiny_audio.report.plots.explorers import activation_histograms, stage_grid
+from tiny_audio.report.plots.explorers import activation_histograms, stage_grid_figure
 from tiny_audio.report.plots.payload import figure_payload_bytes
 from tiny_audio.report.plots.stages import Panel, histogram_grid, stage_histograms
 from tiny_audio.report.plots.tokens import (
@@ -38,7 +38,7 @@ __all__ = [
     "projector_vs_llm",
     "readable_token",
     "shape_text",
-    "stage_grid",
+    "stage_grid_figure",
     "stage_histograms",
     "top_share",
     "waveform_envelope",

@@ -13,7 +13,7 @@ ACTIVATION_COLORS = {"ReLU": "#e6550d", "GELU": "#756bb1", "SiLU/Swish": "#3182b
 
 def activation_histograms(report) -> go.Figure:
     """The activations on the clip's real gate pre-activations, then the GLU family built from
-    the projector's own gate/up weights (an ``explore.ActivationReport``)."""
+    the projector's own gate/up weights (an ``explore.activations.ActivationReport``)."""
     rows = [r for r in report.plain if r.data == "clip"] + list(report.glu)
     panels = [
         Panel(
@@ -31,9 +31,9 @@ def activation_histograms(report) -> go.Figure:
     return histogram_grid("Activations on this clip", panels, cols=4, subtitle=subtitle)
 
 
-def stage_grid(panels) -> go.Figure:
+def stage_grid_figure(panels) -> go.Figure:
     """The course's 2×3 grid (stacked, pre-norm, SwiGLU, down, final, target LLM), from
-    ``explore.stage_grid``; hover it and use the camera icon to save a PNG."""
+    ``explore.grid.grid_panels``; hover it and use the camera icon to save a PNG."""
     colors = [blend(*PROJECTOR_COLORS, i / 4) for i in range(5)] + [NATIVE_COLOR]
     grid = [Panel(p.stage, p.title, p.histogram, p.mean, colors[min(i, 5)]) for i, p in enumerate(panels)]
     return histogram_grid("Stage by stage", grid, cols=3, subtitle="the course's Exercise 2 grid")
