@@ -136,7 +136,6 @@ def add_explore_parser(commands) -> None:
     rates.add_argument("--custom", type=_int_list, default=(), help="extra comma-separated rates")
     rates.add_argument("--mode", choices=("pad", "truncate"), help="default: the model's own (pad without a file)")
     rates.add_argument("--frames", type=int, default=149, help="encoder frames, without a file")
-    rates.add_argument("--duration", type=float, default=3.0, help="seconds of audio, without a file")
     rates.add_argument("--llm-dim", type=int, default=2048, help="LLM hidden size, without a file")
     common(rates, model=True)
 
@@ -208,14 +207,14 @@ def _explore_rates(args):
 
     if args.file is None:
         mode = args.mode or "pad"
-        rows = downsampling_table(args.frames, args.duration, args.llm_dim, args.rates, args.custom, mode)
+        rows = downsampling_table(args.frames, args.llm_dim, args.rates, args.custom, mode)
         return {"rates": rows}, _rates_text(rows, args.llm_dim)
     model, samples = _load(args)
     # The transcript plays no part here: one token is enough to get the traced frames.
     result = model.transcribe(samples, max_new_tokens=1, beams=1)
     stacking = model_stacking(model, result)
     mode = args.mode or stacking.mode
-    rows = downsampling_table(stacking.frames_in, result.duration_s, stacking.llm_dim, args.rates, args.custom, mode)
+    rows = downsampling_table(stacking.frames_in, stacking.llm_dim, args.rates, args.custom, mode)
     text = f"model: {result.model_name}\n{stacking.summary}\n\n" + _rates_text(rows, stacking.llm_dim, stacking.k)
     return {"model": result.model_name, "stacking": stacking, "rates": rows}, text
 

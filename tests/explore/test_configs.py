@@ -24,7 +24,8 @@ def test_course_configs_true_counts_and_the_courses_wrong_rows():
         assert r.params != printed and r.course_params_right is False
     # 149 frames, padded: as the course's Exercise 1 shows (149 → 30 at k=5).
     assert [(r.frames_in, r.frames_out) for r in rows] == [(149, 30), (149, 30), (149, 19), (149, 75)]
-    assert rows[2].ms_per_frame == pytest.approx(3000 / 19) and rows[2].compression == pytest.approx(149 / 19)
+    # Each output frame is k = 8 encoder frames of 20 ms, the last one partly zero padding.
+    assert rows[2].ms_per_frame == 160 and rows[2].compression == pytest.approx(149 / 19)
 
 
 def test_custom_configs_equal_a_built_module():

@@ -25,24 +25,24 @@ def test_stacked_frames_agree_with_the_projectors_forward_pass(mode):
 
 
 def test_downsampling_table_matches_the_arithmetic():
-    rows = downsampling_table(149, 3.0, 2048)
+    rows = downsampling_table(149, 2048)
     assert [r.rate for r in rows] == [2, 3, 5, 8, 10]
     for r in rows:
         expected = math.ceil(149 / r.rate)
         assert r.frames_out == expected and r.frames_in == 149
         assert r.padded_frames == expected * r.rate - 149 and r.dropped_frames == 0
-        assert r.ms_per_token == pytest.approx(3000 / expected)
+        assert r.ms_per_token == 20 * r.rate  # k frames of 20 ms, however many are padding
         assert r.compression == pytest.approx(149 / expected)
         assert r.embed_bytes_fp32 == expected * 2048 * 4 and r.embed_bytes_bf16 == expected * 2048 * 2
     assert [r.frames_out for r in rows] == [75, 50, 30, 19, 15]
 
-    truncated = downsampling_table(149, 3.0, 2048, rates=(5, 8), custom=[4, 5, 200], mode="truncate")
+    truncated = downsampling_table(149, 2048, rates=(5, 8), custom=[4, 5, 200], mode="truncate")
     assert [(r.rate, r.custom) for r in truncated] == [(5, False), (8, False), (4, True), (200, True)]
     assert [r.frames_out for r in truncated] == [29, 18, 37, 0]
     assert [r.dropped_frames for r in truncated] == [4, 5, 1, 149]
     assert truncated[-1].ms_per_token is None and truncated[-1].compression is None
     with pytest.raises(ValueError):
-        downsampling_table(149, 3.0, 2048, mode="average")
+        downsampling_table(149, 2048, mode="average")
 
 
 @pytest.mark.parametrize("kind, k, mode", [("swiglu", 5, "pad"), ("mlp", 4, "truncate")])
@@ -59,7 +59,7 @@ def test_model_stacking_reports_what_the_projector_did(tokenizer, kind, k, mode)
     else:
         assert (stacking.frames_out, stacking.padded_frames, stacking.dropped_frames) == (17, 0, 3)
         assert "3 trailing frame(s) dropped" in stacking.summary
-    assert stacking.ms_per_token == pytest.approx(1420 / stacking.frames_out)
+    assert stacking.ms_per_token == 20 * k and stacking.ms_per_encoder_frame == 20
     untraced = model.transcribe((speechlike(1.42), 16_000), max_new_tokens=1, trace=False)
     with pytest.raises(ValueError):
         model_stacking(model, untraced)

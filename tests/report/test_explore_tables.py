@@ -21,7 +21,7 @@ from tiny_audio.report.explore_tables import (
 
 
 def test_rates_table_marks_the_models_rate_and_the_custom_ones():
-    rows = downsampling_table(149, 3.0, 2048, rates=(2, 5), custom=[4, 200], mode="truncate")
+    rows = downsampling_table(149, 2048, rates=(2, 5), custom=[4, 200], mode="truncate")
     table = rates_table(rows, model_k=5)
     assert table.headers == RATE_HEADERS
     assert [r[0] for r in table.rows] == ["2", "5 *", "4 (custom)", "200 (custom)"]
@@ -30,12 +30,12 @@ def test_rates_table_marks_the_models_rate_and_the_custom_ones():
         assert cells[1:3] == [str(r.frames_in), str(r.frames_out)]
         assert cells[4:6] == [str(r.padded_frames), str(r.dropped_frames)]
         assert cells[6] == f"{r.embed_bytes_fp32 / 1024:,.1f}" and cells[7] == f"{r.embed_bytes_bf16 / 1024:,.1f}"
-    assert table.rows[1][3] == "103.4"  # 3000 ms / 29 tokens
+    assert table.rows[1][3] == "100.0"  # k = 5 frames of 20 ms (truncation drops the rest)
     assert table.rows[-1][2:4] == ["0", "—"]  # more than the clip's frames: no token comes out
     text = table.to_text()
     assert "5 *" in text and text.endswith(MODEL_RATE_NOTE)
 
-    plain = rates_table(downsampling_table(149, 3.0, 2048))
+    plain = rates_table(downsampling_table(149, 2048))
     assert plain.notes == [] and [r[2] for r in plain.rows] == ["75", "50", "30", "19", "15"]
 
 
@@ -61,7 +61,7 @@ def test_configs_table_marks_the_courses_rows_and_says_where_it_is_wrong():
     assert [r[5] for r in table.rows][:2] == ["121,643,264", "60,825,856"]
     assert [r[6] for r in table.rows] == ["121,643,264 ✓", "60,829,696 ✗ wrong", "121,651,456 ✗ wrong",
                                           "121,634,880 ✗ wrong", ""]
-    assert table.rows[2][7:] == ["19", "157.9", "7.84×"]
+    assert table.rows[2][7:] == ["19", "160.0", "7.84×"]  # k = 8 frames of 20 ms
     wrong, frames = table.notes
     assert wrong.startswith("✗ the course's expected table is wrong here")
     assert "Smaller Projector has 60,825,856, not 60,829,696" in wrong and "Actual" not in wrong

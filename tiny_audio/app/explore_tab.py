@@ -20,7 +20,7 @@ from tiny_audio.explore.rates import downsampling_table, model_stacking
 from tiny_audio.pipeline.model import TranscriptionResult
 from tiny_audio.report import explore_tables, plots
 
-COURSE_CLIP = dict(encoder_frames=149, duration_s=3.0, llm_dim=2048)  # the course's running example
+COURSE_CLIP = dict(encoder_frames=149, llm_dim=2048)  # the course's running example: 3 s of audio
 
 
 @dataclass
@@ -34,17 +34,16 @@ class LastRun:
 
 def rates_table(store, run: Optional[LastRun], custom_rate) -> tuple[str, list[list[str]]]:
     if run is None:
-        frames, duration, llm_dim, mode = (COURSE_CLIP["encoder_frames"], COURSE_CLIP["duration_s"],
-                                           COURSE_CLIP["llm_dim"], "pad")
+        frames, llm_dim, mode = COURSE_CLIP["encoder_frames"], COURSE_CLIP["llm_dim"], "pad"
         note = "No clip transcribed yet: the course's example (3 s, 149 encoder frames, 2048-d LLM)."
     else:
         model = store.get(run.spec)
         stacking = model_stacking(model, run.result)
-        frames, duration, llm_dim, mode = stacking.frames_in, stacking.duration_s, stacking.llm_dim, stacking.mode
+        frames, llm_dim, mode = stacking.frames_in, stacking.llm_dim, stacking.mode
         note = f"This clip on the loaded model: {stacking.summary}"
     custom = [int(custom_rate)] if custom_rate and int(custom_rate) >= 1 else None
     # The note already names the model's own k, so the rows go unmarked.
-    table = explore_tables.rates_table(downsampling_table(frames, duration, llm_dim, custom=custom, mode=mode))
+    table = explore_tables.rates_table(downsampling_table(frames, llm_dim, custom=custom, mode=mode))
     return note, table.rows
 
 

@@ -14,6 +14,7 @@ import torch
 
 from tiny_audio.explore.rates import stacked_frames
 from tiny_audio.pipeline.audio import SAMPLE_RATE
+from tiny_audio.pipeline.encoders import FRAME_MS
 from tiny_audio.pipeline.projector import AudioProjector
 
 
@@ -125,7 +126,7 @@ def projector_configs(
             breakdown=breakdown,
             frames_in=frames_in,
             frames_out=frames_out,
-            ms_per_frame=1000.0 * duration_s / frames_out,  # padding: at least one frame out
+            ms_per_frame=config.k * FRAME_MS,  # every output frame is k encoder frames of audio
             compression=frames_in / frames_out,
             course=course,
             course_params_right=None if course is None else course.params == params,

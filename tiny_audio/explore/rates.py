@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Union
 
 import torch
-from torch import nn
 
-from tiny_audio.pipeline.projector import AudioProjector, MLPAudioProjector, stack_frames_padded, stack_frames_truncated
+from tiny_audio.pipeline.encoders import FRAME_MS
+from tiny_audio.pipeline.projector import stack_frames_padded, stack_frames_truncated
 from tiny_audio.pipeline.stages import ENCODER_OUTPUT, STACKED
 
 STACK_MODES = ("pad", "truncate")
@@ -27,7 +27,7 @@ class RateRow:
     frames_out: int  # LLM audio tokens
     padded_frames: int  # zero frames appended to fill the last group (pad mode)
     dropped_frames: int  # trailing frames discarded (truncate mode)
-    ms_per_token: Optional[float]  # audio per LLM token; None when no token comes out
+    ms_per_token: Optional[float]  # audio per LLM token (k encoder frames); None when no token comes out
     compression: Optional[float]  # frames_in / frames_out
     embed_bytes_fp32: int  # frames_out × llm_dim × 4
     embed_bytes_bf16: int  # frames_out × llm_dim × 2
@@ -56,9 +56,7 @@ def stacked_frames(frames_in: int, k: int, mode: str = "pad") -> int:
     return ran
 
 
-def rate_row(
-    frames_in: int, duration_s: float, llm_dim: int, k: int, mode: str = "pad", custom: bool = False
-) -> RateRow:
+def rate_row(frames_in: int, llm_dim: int, k: int, mode: str = "pad", custom: bool = False) -> RateRow:
     frames_out = stacked_frames(frames_in, k, mode)
     return RateRow(
         rate=k,
@@ -67,7 +65,8 @@ def rate_row(
         frames_out=frames_out,
         padded_frames=frames_out * k - frames_in if mode == "pad" else 0,
         dropped_frames=frames_in - frames_out * k if mode == "truncate" else 0,
-        ms_per_token=1000.0 * duration_s / frames_out if frames_out else None,
+        # Every token is k frames of audio (the last partly zero padding in pad mode).
+        ms_per_token=k * FRAME_MS if frames_out else None,
         compression=frames_in / frames_out if frames_out else None,
         embed_bytes_fp32=frames_out * llm_dim * 4,
         embed_bytes_bf16=frames_out * llm_dim * 2,
@@ -77,7 +76,6 @@ def rate_row(
 
 def downsampling_table(
     encoder_frames: int,
-    duration_s: float,
     llm_dim: int,
     rates: Iterable[int] = (2, 3, 5, 8, 10),
     custom: Union[int, Iterable[int], None] = None,
@@ -90,7 +88,7 @@ def downsampling_table(
         if k in seen:
             continue
         seen.add(k)
-        rows.append(rate_row(encoder_frames, duration_s, llm_dim, k, mode, is_custom))
+        rows.append(rate_row(encoder_frames, llm_dim, k, mode, is_custom))
     return rows
 
 
@@ -112,25 +110,17 @@ class ModelStacking:
     summary: str
 
 
-def projector_stack_mode(projector: nn.Module) -> str:
-    if isinstance(projector, AudioProjector):
-        return "pad"
-    if isinstance(projector, MLPAudioProjector):
-        return "truncate"
-    raise ValueError(f"unknown projector type {type(projector).__name__}")
-
-
 def model_stacking(model, result) -> ModelStacking:
     """Padding or truncation, and by how many frames, for ``result`` (a traced transcription
     by ``model``). The traced frame count is checked against the stacking function."""
     if result.trace is None:
         raise ValueError("model_stacking needs a traced result (transcribe with trace=True)")
     projector = model.projector
-    k, mode = projector.k, projector_stack_mode(projector)
+    k, mode = result.k, result.stack_mode
     frames_in = result.trace.stage(ENCODER_OUTPUT).shape[1]
     frames_out = result.trace.stage(STACKED).shape[1]
-    llm_dim = result.trace.stage(projector.stages[-1]).shape[-1]
-    row = rate_row(frames_in, result.duration_s, llm_dim, k, mode)
+    llm_dim = result.trace.stage(result.output_stage).shape[-1]
+    row = rate_row(frames_in, llm_dim, k, mode)
     if row.frames_out != frames_out:
         raise RuntimeError(f"the trace shows {frames_out} stacked frames, the stacking function {row.frames_out}")
     if mode == "pad":
@@ -151,7 +141,7 @@ def model_stacking(model, result) -> ModelStacking:
         dropped_frames=row.dropped_frames,
         duration_s=result.duration_s,
         llm_dim=llm_dim,
-        ms_per_encoder_frame=1000.0 * result.duration_s / frames_in,
+        ms_per_encoder_frame=result.encoder_frame_ms,
         ms_per_token=row.ms_per_token,
         summary=summary,
     )

@@ -23,6 +23,7 @@ from torch import nn
 from tiny_audio.pipeline.audio import SAMPLE_RATE
 
 SAMPLES_PER_FRAME = 320  # 20 ms at 16 kHz
+FRAME_MS = 1000 * SAMPLES_PER_FRAME / SAMPLE_RATE  # audio per encoder frame
 WHISPER_WINDOW_SECONDS = 30.0
 
 
@@ -48,7 +49,7 @@ class SpeechEncoder:
     @property
     def frame_ms(self) -> float:
         """Audio per output frame."""
-        return 1000 * SAMPLES_PER_FRAME / SAMPLE_RATE
+        return FRAME_MS
 
     @property
     def max_seconds(self) -> float:
