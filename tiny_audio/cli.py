@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     trace = commands.add_parser("trace", help=TRACE_HELP, description=TRACE_HELP)
     trace.add_argument("file", help="audio file (wav, flac, ogg, mp3; any rate, mono or stereo)")
-    trace.add_argument("--model", default=None, help="'nano' (default), a Tiny Audio checkpoint directory or Hub id")
+    trace.add_argument("--model", default=None, help="'nano' (default), a Tiny Audio checkpoint directory, or a Hub "
+                       "id with an optional @REVISION (branch, tag or commit)")
     trace.add_argument("--encoder", help="encoder id or directory (with --decoder: compose any pair)")
     trace.add_argument("--decoder", help="causal LM id or directory")
     trace.add_argument("--projector-weights", help="safetensors file with projector weights for --encoder/--decoder")
@@ -121,7 +122,8 @@ def add_explore_parser(commands) -> None:
     def common(sub, model: bool) -> None:
         sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
         if model:
-            sub.add_argument("--model", default=None, help="'nano' (default), a Tiny Audio checkpoint dir or Hub id")
+            sub.add_argument("--model", default=None,
+                             help="'nano' (default), a Tiny Audio checkpoint dir, or a Hub id[@REVISION]")
             sub.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
 
     rates = what.add_parser("rates", help="frame-stack rates: LLM tokens, ms per token, embedding memory")

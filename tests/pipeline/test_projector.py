@@ -4,12 +4,14 @@ import torch.nn.functional as F
 
 from tiny_audio.pipeline.projector import (
     AudioProjector,
+    ConvMLPAudioProjector,
     MLPAudioProjector,
     RMSNorm,
     projector_from_state_dict,
     stack_frames_padded,
     stack_frames_truncated,
 )
+from tiny_audio.pipeline.stages import CONV_MLP_STAGES, MLP_PLAIN_STAGES, MLP_STAGES, MLP_STAGES_WITHOUT_NORM_2
 
 
 def test_course_projector_has_exactly_the_published_parameter_count():
@@ -121,3 +123,60 @@ def test_bad_state_dicts_fail_naming_the_key():
         projector_from_state_dict(wrong, k=4)
     with pytest.raises(ValueError, match="neither"):
         projector_from_state_dict({"foo.weight": torch.ones(1)}, k=4)
+
+
+def _mlp_state(enc, llm, k, hidden, *, bias=False, norm=True, norm_2=True):
+    torch.manual_seed(2)
+    state = {"linear_1.weight": torch.randn(hidden, k * enc) * 0.2, "linear_2.weight": torch.randn(llm, hidden) * 0.2}
+    if bias:
+        state.update({"linear_1.bias": torch.randn(hidden), "linear_2.bias": torch.randn(llm)})
+    if norm:
+        state["norm.weight"] = 1 + 0.1 * torch.randn(hidden)
+    if norm_2:
+        state["norm_2.weight"] = 1 + 0.1 * torch.randn(llm)
+    return state
+
+
+def _rms(x, weight):
+    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * weight
+
+
+@pytest.mark.parametrize("variant, stages", [
+    ({}, MLP_STAGES),  # today's
+    ({"norm_2": False}, MLP_STAGES_WITHOUT_NORM_2),  # before 2026-05-06
+    ({"bias": True, "norm": False, "norm_2": False}, MLP_PLAIN_STAGES),  # January 2026
+])
+def test_each_mlp_form_is_built_from_its_keys_and_computes_its_formula(variant, stages):
+    state = _mlp_state(6, 10, 3, 12, **variant)
+    projector = projector_from_state_dict(state, k=3)
+    assert type(projector) is MLPAudioProjector and projector.stages == stages
+    x = torch.randn(1, 14, 6)
+    h = F.linear(x[:, :12].reshape(1, 4, 18), state["linear_1.weight"], state.get("linear_1.bias"))
+    h = _rms(h, state["norm.weight"]) if "norm.weight" in state else h
+    h = F.linear(F.gelu(h), state["linear_2.weight"], state.get("linear_2.bias"))
+    expected = _rms(h, state["norm_2.weight"]) if "norm_2.weight" in state else h
+    recorded = {}
+    out = projector(x, record=lambda name, t: recorded.__setitem__(name, t))
+    torch.testing.assert_close(out, expected)
+    assert tuple(recorded) == stages and torch.equal(recorded[stages[-1]], out)
+
+
+def test_the_convolutional_projector_halves_the_frames_and_computes_its_formula():
+    torch.manual_seed(0)
+    state = {"downsample.weight": torch.randn(6, 6, 3) * 0.3, "linear_1.weight": torch.randn(10, 6) * 0.3,
+             "linear_2.weight": torch.randn(10, 10) * 0.3}
+    projector = projector_from_state_dict(state, k=2)
+    assert type(projector) is ConvMLPAudioProjector and projector.stages == CONV_MLP_STAGES
+    for frames in (14, 15):
+        x = torch.randn(1, frames, 6)
+        down = F.conv1d(x.transpose(1, 2), state["downsample.weight"], stride=2, padding=1).transpose(1, 2)
+        expected = F.linear(F.gelu(F.linear(down, state["linear_1.weight"])), state["linear_2.weight"])
+        torch.testing.assert_close(projector(x), expected)
+        assert projector.output_frames(frames) == expected.shape[1] == -(-frames // 2)
+    assert projector.encoder_dim == 6 and projector.output_dim == 10
+
+
+def test_an_mlp_with_norm_2_but_no_norm_fails_naming_the_missing_key():
+    state = _mlp_state(6, 10, 3, 12, norm=False)
+    with pytest.raises(ValueError, match="'norm.weight'"):
+        projector_from_state_dict(state, k=3)

@@ -10,6 +10,7 @@ from tiny_audio.app.examples import example_clips
 from tiny_audio.app.explore_tab import LastRun, build_explore_tab
 from tiny_audio.app.live_tab import build_live_tab
 from tiny_audio.app.run import DECODING, DECODING_INFO, DEFAULT_DECODING, transcribe
+from tiny_audio.app.serving import ClientQuota, client_id, delete_cache
 from tiny_audio.app.store import DEFAULT_MODEL, ModelStore
 from tiny_audio.app.views import (
     DIMS_HELP,
@@ -24,22 +25,26 @@ from tiny_audio.app.views import (
 from tiny_audio.report import plots
 
 
-def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
+def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] = None) -> gr.Blocks:
+    """The page. A store with an allowlist (public mode) offers only its models (another name typed
+    in is refused); ``quota`` bounds each visitor's audio."""
     store = store or ModelStore()
     examples = example_clips()
-    with gr.Blocks(title="Projector Lab") as demo:
+    with gr.Blocks(title="Projector Lab", delete_cache=delete_cache()) as demo:
         gr.Markdown(INTRO)
         last = gr.State(None)  # the latest Run: to redraw the histograms, and for the explorers
         with gr.Row():
             with gr.Column(scale=1):
-                audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Speech (≤ 30 s)",
+                # Upload first: a Record button here too would sit beside the Live tab's own.
+                audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speech (≤ 30 s)",
                                  elem_id="speech")
                 model_box = gr.Dropdown(
-                    choices=sorted({"nano", DEFAULT_MODEL}),
+                    choices=store.offered or sorted({"nano", DEFAULT_MODEL}),
                     value=DEFAULT_MODEL,
-                    allow_custom_value=True,
+                    allow_custom_value=True,  # a name the server does not offer gets the handler's clear refusal
                     label="Model",
-                    info="nano runs offline; or type a Tiny Audio checkpoint (Hub id or local directory)",
+                    info="the models this server offers" if store.public else
+                    "nano runs offline; or type a Tiny Audio checkpoint (Hub id or local directory)",
                 )
                 decoding = gr.Radio(choices=list(DECODING), value=DEFAULT_DECODING, label="Decoding",
                                     info=DECODING_INFO, elem_id="decoding")
@@ -86,9 +91,10 @@ def build_demo(store: Optional[ModelStore] = None) -> gr.Blocks:
         outputs = [components[name] for name in OUTPUTS]
 
         def on_transcribe(audio_path, model_spec, log_y_value, shared_value, decoding_value=DEFAULT_DECODING,
-                          progress=gr.Progress()):
+                          request: gr.Request = None, progress=gr.Progress()):
             beams = DECODING.get(decoding_value)
-            model, samples, result = transcribe(store, audio_path, model_spec, progress, beams)
+            model, samples, result = transcribe(store, audio_path, model_spec, progress, beams, quota,
+                                                client_id(request))
             shown = result_views(samples, result, log_y_value, shared_value)
             return [shown[name] for name in OUTPUTS] + [LastRun((model_spec or DEFAULT_MODEL).strip(), samples, result)]
 

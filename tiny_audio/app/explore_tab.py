@@ -38,7 +38,10 @@ def rates_table(store, run: Optional[LastRun], custom_rate) -> tuple[str, list[l
         note = "No clip transcribed yet: the course's example (3 s, 149 encoder frames, 2048-d LLM)."
     else:
         model = store.get(run.spec)
-        stacking = model_stacking(model, run.result)
+        try:
+            stacking = model_stacking(model, run.result)
+        except ValueError as error:  # a projector that does not stack frames
+            raise gr.Error(str(error)) from None
         frames, llm_dim, mode = stacking.frames_in, stacking.llm_dim, stacking.mode
         note = f"This clip on the loaded model: {stacking.summary}"
     custom = [int(custom_rate)] if custom_rate and int(custom_rate) >= 1 else None

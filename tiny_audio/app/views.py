@@ -3,6 +3,7 @@ view, and the JSON download."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -74,9 +75,39 @@ def result_views(samples, result: TranscriptionResult, log_y: bool, shared_range
 
 
 # Download files live in one folder per process; only the newest few are kept (Gradio serves its
-# own copy of each, so older ones are no longer needed).
-DOWNLOADS = Path(tempfile.gettempdir()) / f"projector-lab-{os.getpid()}"
+# own copy of each, so older ones are no longer needed). The folder goes when the process ends, and
+# folders of processes that died without cleaning up go when the next one starts.
+DOWNLOADS_PREFIX = "projector-lab-"
+DOWNLOADS = Path(tempfile.gettempdir()) / f"{DOWNLOADS_PREFIX}{os.getpid()}"
 KEEP_DOWNLOADS = 16
+
+
+def remove_downloads(folder: Path | None = None) -> None:
+    shutil.rmtree(folder or DOWNLOADS, ignore_errors=True)
+
+
+def remove_orphaned_downloads(root: Path | None = None) -> list[Path]:
+    """Delete the download folders of processes that are no longer running; returns them."""
+    removed = []
+    for folder in (root or DOWNLOADS.parent).glob(f"{DOWNLOADS_PREFIX}*"):
+        pid = folder.name.removeprefix(DOWNLOADS_PREFIX)
+        if folder.is_dir() and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+atexit.register(remove_downloads)
 
 
 def write_json(result: TranscriptionResult) -> str:

@@ -1,23 +1,36 @@
 """Exercise 2: the data of the course's 2×3 stage-by-stage grid, from a traced result.
 
-Five projector stages, then the target LLM's token embeddings; ``report.plots.stage_grid_figure`` draws it.
+Up to five projector stages, then the target LLM's token embeddings;
+``report.plots.stage_grid_figure`` draws it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tiny_audio.pipeline.stages import LLM_EMBEDDINGS, STACKED
+from tiny_audio.pipeline.stages import LLM_EMBEDDINGS, MLP_STAGES, STACKED, SWIGLU_STAGES
 from tiny_audio.pipeline.trace import Histogram
 
-# (stage name in the trace, the course's panel label); the projectors' stages are stages.SWIGLU_STAGES
-# and stages.MLP_STAGES.
+# Five panels (stage name in the trace, its label) for the course's SwiGLU and today's MLP;
+# other projectors show their own stages (at most five), the last labelled "Final".
 SWIGLU_GRID = (
     (STACKED, "Stacked"), ("pre-norm", "Prenorm"), ("swiglu", "Swiglu"), ("down", "Down"), ("post-norm", "Final"),
 )
 MLP_GRID = (
     (STACKED, "Stacked"), ("linear_1", "Linear 1"), ("gelu", "GELU"), ("linear_2", "Linear 2"), ("norm_2", "Final"),
 )
+LABELS = {STACKED: "Stacked", "linear_1": "Linear 1", "gelu": "GELU", "linear_2": "Linear 2", "norm": "Norm",
+          "downsample": "Downsample"}
+
+
+def grid_layout(projector_stages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(stage, label) of the projector panels for a projector that records ``projector_stages``."""
+    if tuple(projector_stages) == SWIGLU_STAGES:
+        return SWIGLU_GRID
+    if tuple(projector_stages) == MLP_STAGES:
+        return MLP_GRID
+    shown = projector_stages[:4] + projector_stages[-1:] if len(projector_stages) > 5 else projector_stages
+    return tuple((stage, "Final" if stage == shown[-1] else LABELS.get(stage, stage)) for stage in shown)
 
 
 @dataclass
@@ -37,9 +50,7 @@ def grid_panels(result) -> list[GridPanel]:
     token embeddings (the whole embedding matrix, not two sampled tokens)."""
     if result.trace is None or result.native is None:
         raise ValueError("the stage grid needs a traced result (transcribe with trace=True)")
-    names = {s.name for s in result.trace.stages}
-    layout = SWIGLU_GRID if "swiglu" in names else MLP_GRID
-    panels = [(result.trace.stage(stage), stage, label) for stage, label in layout]
+    panels = [(result.trace.stage(stage), stage, label) for stage, label in grid_layout(result.projector_stages)]
     panels.append((result.native.stats, LLM_EMBEDDINGS, "Target LLM"))
     return [
         GridPanel(

@@ -115,6 +115,9 @@ def model_stacking(model, result) -> ModelStacking:
     by ``model``). The traced frame count is checked against the stacking function."""
     if result.trace is None:
         raise ValueError("model_stacking needs a traced result (transcribe with trace=True)")
+    if STACKED not in result.projector_stages:
+        raise ValueError(f"{type(model.projector).__name__} does not stack frames (it downsamples with a "
+                         "strided convolution): the stack-rate table does not apply to it")
     projector = model.projector
     k, mode = result.k, result.stack_mode
     frames_in = result.trace.stage(ENCODER_OUTPUT).shape[1]

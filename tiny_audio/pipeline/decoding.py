@@ -38,11 +38,17 @@ def stop_ids(decoder: nn.Module, tokenizer) -> set[int]:
             stops.add(value)
         elif isinstance(value, (list, tuple)):
             stops.update(int(v) for v in value)
-    for token in END_OF_TURN_TOKENS:
+    return stops | token_ids(tokenizer, END_OF_TURN_TOKENS)
+
+
+def token_ids(tokenizer, tokens) -> set[int]:
+    """The ids of those of ``tokens`` that the tokenizer knows."""
+    ids: set[int] = set()
+    for token in tokens:
         token_id = tokenizer.convert_tokens_to_ids(token)
         if isinstance(token_id, int) and token_id != tokenizer.unk_token_id and token_id >= 0:
-            stops.add(token_id)
-    return stops
+            ids.add(token_id)
+    return ids
 
 
 class Clock:
@@ -67,12 +73,13 @@ def cache_argument(decoder: nn.Module) -> str:
 
 
 def greedy(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int, stops: set[int],
-           clock: Optional[Clock] = None) -> list[int]:
-    """Greedy decoding with the decoder's dynamic KV cache; prefill and decoding timed apart."""
+           clock: Optional[Clock] = None, min_new_tokens: int = 0) -> list[int]:
+    """Greedy decoding with the decoder's dynamic KV cache; prefill and decoding timed apart.
+    The first ``min_new_tokens`` picks never stop (a checkpoint may ask for that)."""
     cache_arg = cache_argument(decoder)
     out = decoder(inputs_embeds=inputs_embeds, use_cache=True, logits_to_keep=1)
     cache = _cache_of(out)
-    next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
+    next_id = _pick(out.logits[:, -1], stops if min_new_tokens > 0 else ())
     if clock:
         clock.lap("prefill")
     tokens: list[int] = []
@@ -87,14 +94,22 @@ def greedy(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int,
             break
         out = decoder(input_ids=next_id, use_cache=True, **{cache_arg: cache})
         cache = _cache_of(out)
-        next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
+        next_id = _pick(out.logits[:, -1], stops if len(tokens) < min_new_tokens else ())
     if clock:
         clock.lap("decode")
     return tokens
 
 
+def _pick(logits: torch.Tensor, banned) -> torch.Tensor:
+    """The most likely next token [1, 1], never one of ``banned``."""
+    if banned:
+        logits = logits.clone()
+        logits[..., sorted(banned)] = float("-inf")
+    return logits.argmax(dim=-1, keepdim=True)
+
+
 def beam_search(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int, beams: int,
-                stops: set[int], pad_id: int, clock: Optional[Clock] = None) -> list[int]:
+                stops: set[int], pad_id: int, clock: Optional[Clock] = None, min_new_tokens: int = 0) -> list[int]:
     """transformers' beam search: the hypothesis of highest summed log-probability per token
     wins. Its prefill is not timed apart: it counts as decoding."""
     from transformers import GenerationConfig
@@ -106,7 +121,7 @@ def beam_search(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens:
     # the decoder's own generation config, and a checkpoint's sampling, repetition or
     # suppression settings must not reach beam search when greedy decoding ignores them.
     config = GenerationConfig(
-        max_new_tokens=max_new_tokens, min_new_tokens=0, num_beams=beams, do_sample=False,
+        max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, num_beams=beams, do_sample=False,
         eos_token_id=ordered or None, pad_token_id=ordered[0] if ordered else pad_id, length_penalty=1.0,
         early_stopping=False, repetition_penalty=1.0, no_repeat_ngram_size=0, suppress_tokens=[],
         begin_suppress_tokens=[],

@@ -7,6 +7,11 @@ the plain model at no extra cost.
 
 Adapter keys are the layer's name in the decoder plus PEFT-style suffixes
 (``model.layers.3.self_attn.q_proj.lora_A.weight``), without PEFT's ``base_model.model.`` prefix.
+
+This module stays for the nano model only: its training chain and its shipped adapter
+(``assets/nano_lora.safetensors``) use this layout, and the pipeline package runs on machines
+without ``peft`` (the GPU benchmarks'). Tiny Audio checkpoints' adapters are read with ``peft``
+(``tiny_audio.loading.trained_weights``), whose layouts and adapter types this does not cover.
 """
 
 from __future__ import annotations

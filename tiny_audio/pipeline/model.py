@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from tiny_audio.pipeline import decoding
 from tiny_audio.pipeline.audio import SAMPLE_RATE, AudioError, AudioInput, load_audio
 from tiny_audio.pipeline.decoding import STATIC_CACHE_LEN, Clock, default_max_new_tokens
 from tiny_audio.pipeline.encoders import SpeechEncoder
-from tiny_audio.pipeline.prompt import Prompt
+from tiny_audio.pipeline.prompt import Prompt, PromptSpec
 from tiny_audio.pipeline.result import TranscriptionResult
 from tiny_audio.pipeline.stages import ENCODER_OUTPUT, GENERATED_TOKENS
 from tiny_audio.pipeline.text import clean_transcript
@@ -62,7 +62,7 @@ class AudioLLM:
         tokenizer,
         *,
         name: str,
-        prompt_style: str = "course",
+        prompt_style: Union[str, PromptSpec] = "course",
         projector_trained: bool = True,
         notice: Optional[str] = None,
         device: Optional[str] = None,
@@ -71,6 +71,10 @@ class AudioLLM:
         fast_decode: Optional[bool] = None,
         compile: bool = False,
         beams: int = 1,
+        max_new_tokens: Optional[int] = None,
+        min_new_tokens: int = 0,
+        stop_tokens: Optional[tuple[str, ...]] = None,
+        clean: Callable[[str], str] = clean_transcript,
     ):
         self.device, self.dtype = pick_device(device, dtype)
         encoder.model.to(device=self.device, dtype=self.dtype)
@@ -88,8 +92,17 @@ class AudioLLM:
         if beams < 1:
             raise ValueError(f"beams must be at least 1, got {beams}")
         self.beams = beams  # what transcribe uses unless told otherwise
+        # A checkpoint's own generation settings: its token cap (None: one that grows with the
+        # audio's length), the tokens generated before an end-of-turn token may stop it, and its
+        # transcript clean-up.
+        self.max_new_tokens = max_new_tokens
+        self.min_new_tokens = min_new_tokens
+        self.clean = clean
         self._check_dimensions()
-        self.stop_ids = decoding.stop_ids(self.decoder, tokenizer)
+        # A checkpoint names the end-of-turn tokens its own generation stopped at.
+        self.stop_tokens = stop_tokens
+        self.stop_ids = (decoding.stop_ids(self.decoder, tokenizer) if stop_tokens is None
+                         else decoding.token_ids(tokenizer, stop_tokens))
         # Summarised at load time so that no request pays for the whole embedding table.
         self.native: NativeEmbeddings = summarize_embeddings(self.decoder.get_input_embeddings().weight, bins)
         # On a GPU, greedy decoding replays a captured CUDA graph over a static KV cache
@@ -127,18 +140,17 @@ class AudioLLM:
             if dtype not in self._copies:
                 self._copies[dtype] = AudioLLM(
                     copy.deepcopy(self.encoder), copy.deepcopy(self.projector), copy.deepcopy(self.decoder),
-                    self.tokenizer, name=self.name, prompt_style=self.prompt_style,
+                    self.tokenizer, name=self.name, prompt_style=self.prompt.spec,
                     projector_trained=self.projector_trained, notice=self.notice, device=str(self.device),
                     dtype=dtype, bins=self.bins, fast_decode=self.fast_decode, compile=self.compile,
-                    beams=self.beams)
+                    beams=self.beams, max_new_tokens=self.max_new_tokens, min_new_tokens=self.min_new_tokens,
+                    stop_tokens=self.stop_tokens, clean=self.clean)
             return self._copies[dtype]
 
     def _check_dimensions(self) -> None:
-        k = self.projector.k
-        stacked_in = self.projector.input_dim
-        if stacked_in != k * self.encoder.dim:
+        if self.projector.encoder_dim != self.encoder.dim:
             raise ValueError(
-                f"projector expects {stacked_in // k}-d encoder frames (k={k}), "
+                f"projector expects {self.projector.encoder_dim}-d encoder frames (k={self.projector.k}), "
                 f"but the encoder '{self.encoder.name}' gives {self.encoder.dim}-d frames"
             )
         llm_dim = self.decoder.get_input_embeddings().weight.shape[1]
@@ -198,8 +210,9 @@ class AudioLLM:
         """Greedy decoding (or beam search, ``beams`` > 1); stops at an end-of-turn token."""
         if beams > 1:
             pad = self.tokenizer.pad_token_id or 0
-            return decoding.beam_search(self.decoder, inputs_embeds, max_new_tokens, beams, self.stop_ids, pad, clock)
-        if self.fast_decode:
+            return decoding.beam_search(self.decoder, inputs_embeds, max_new_tokens, beams, self.stop_ids, pad, clock,
+                                        min_new_tokens=self.min_new_tokens)
+        if self.fast_decode and not self.min_new_tokens:  # the CUDA-graph decoder always may stop
             if self.static_decoder is None:
                 from tiny_audio.pipeline.fast_decode import StaticGreedyDecoder
 
@@ -207,7 +220,8 @@ class AudioLLM:
                     self.decoder, max_cache_len=STATIC_CACHE_LEN, compile_step=self.compile
                 )
             return self.static_decoder.generate(inputs_embeds, max_new_tokens, self.stop_ids, clock)
-        return decoding.greedy(self.decoder, inputs_embeds, max_new_tokens, self.stop_ids, clock)
+        return decoding.greedy(self.decoder, inputs_embeds, max_new_tokens, self.stop_ids, clock,
+                               min_new_tokens=self.min_new_tokens)
 
     # ----- the whole run --------------------------------------------------------------------
 
@@ -253,7 +267,7 @@ class AudioLLM:
         clock.lap("projector")
 
         if max_new_tokens is None:
-            max_new_tokens = default_max_new_tokens(duration)
+            max_new_tokens = default_max_new_tokens(duration) if self.max_new_tokens is None else self.max_new_tokens
         token_ids = forced + self.generate(self.prompt_embeddings(audio_embeds, forced), max_new_tokens, clock, beams)
 
         trace_result = None
@@ -268,7 +282,7 @@ class AudioLLM:
         mentioned = token_ids + [t for row in (trace_result.nearest_tokens if trace_result else []) for t, _ in row]
         raw = self.tokenizer.decode(token_ids, skip_special_tokens=True)
         return TranscriptionResult(
-            text=clean_transcript(raw),
+            text=self.clean(raw),
             raw_text=raw,
             token_ids=token_ids,
             trace=trace_result,

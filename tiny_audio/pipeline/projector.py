@@ -5,7 +5,10 @@ Two architectures, with the exact state-dict names of the checkpoints they load:
 - ``AudioProjector``: the course-era SwiGLU projector (frame stack with zero padding →
   RMSNorm → SwiGLU → down projection → RMSNorm).
 - ``MLPAudioProjector``: the projector current Tiny Audio checkpoints use (frame stack that
-  truncates → linear → RMSNorm → GELU → linear → RMSNorm).
+  truncates → linear → RMSNorm → GELU → linear → RMSNorm), and its earlier forms (without the
+  output RMSNorm, without either RMSNorm, with biases), told apart by their keys.
+- ``ConvMLPAudioProjector``: December 2025's MLP, a strided convolution (2× fewer frames) in
+  place of the frame stack, then linear → GELU → linear.
 
 Both take an optional ``record(name, tensor)`` callback. Tracing only hands the callback
 references to tensors the forward pass computes anyway, so a traced run returns exactly the
@@ -20,10 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tiny_audio.pipeline.stages import MLP_STAGES, STACKED, SWIGLU_STAGES
+from tiny_audio.pipeline.stages import (
+    CONV_MLP_STAGES,
+    DOWNSAMPLE,
+    MLP_PLAIN_STAGES,
+    MLP_STAGES,
+    MLP_STAGES_WITHOUT_NORM_2,
+    STACKED,
+    SWIGLU_STAGES,
+)
 
 Recorder = Optional[Callable[[str, torch.Tensor], None]]
-
 
 
 class RMSNorm(nn.Module):
@@ -88,6 +98,10 @@ class AudioProjector(nn.Module):
         return self.gate_proj.in_features
 
     @property
+    def encoder_dim(self) -> int:
+        return self.input_dim // self.k
+
+    @property
     def output_dim(self) -> int:
         return self.down_proj.out_features
 
@@ -115,23 +129,32 @@ class AudioProjector(nn.Module):
 
 class MLPAudioProjector(nn.Module):
     """Current Tiny Audio's projector: truncating frame stack, then a two-layer GELU MLP with an
-    RMSNorm after each linear layer."""
+    RMSNorm after each linear layer. ``norm=False`` / ``norm_2=False`` / ``bias=True`` build the
+    earlier forms that checkpoints from before 2026-05-06 hold."""
 
     stages = MLP_STAGES
     stack_mode = "truncate"  # frames that do not fill a last group are dropped
 
-    def __init__(self, encoder_dim: int, llm_dim: int, k: int = 5, hidden_dim: int = 2048):
+    def __init__(self, encoder_dim: int, llm_dim: int, k: int = 5, hidden_dim: int = 2048, *,
+                 bias: bool = False, norm: bool = True, norm_2: bool = True):
         super().__init__()
+        if norm_2 and not norm:
+            raise ValueError("no Tiny Audio MLP projector has norm_2 without norm")
         self.k = k
-        self.linear_1 = nn.Linear(encoder_dim * k, hidden_dim, bias=False)
-        self.norm = RMSNorm(hidden_dim)
-        self.linear_2 = nn.Linear(hidden_dim, llm_dim, bias=False)
-        self.norm_2 = RMSNorm(llm_dim)
+        self.linear_1 = nn.Linear(encoder_dim * k, hidden_dim, bias=bias)
+        self.norm = RMSNorm(hidden_dim) if norm else None
+        self.linear_2 = nn.Linear(hidden_dim, llm_dim, bias=bias)
+        self.norm_2 = RMSNorm(llm_dim) if norm_2 else None
+        self.stages = MLP_STAGES if norm_2 else MLP_STAGES_WITHOUT_NORM_2 if norm else MLP_PLAIN_STAGES
         self.apply(_init_linear)
 
     @property
     def input_dim(self) -> int:
         return self.linear_1.in_features
+
+    @property
+    def encoder_dim(self) -> int:
+        return self.input_dim // self.k
 
     @property
     def output_dim(self) -> int:
@@ -146,14 +169,58 @@ class MLPAudioProjector(nn.Module):
         record(STACKED, stacked)
         h = self.linear_1(stacked)
         record("linear_1", h)
-        h = self.norm(h)
-        record("norm", h)
+        if self.norm is not None:
+            h = self.norm(h)
+            record("norm", h)
         h = F.gelu(h)
         record("gelu", h)
         h = self.linear_2(h)
         record("linear_2", h)
-        out = self.norm_2(h)
-        record("norm_2", out)
+        if self.norm_2 is not None:
+            h = self.norm_2(h)
+            record("norm_2", h)
+        return h
+
+
+class ConvMLPAudioProjector(nn.Module):
+    """December 2025's Tiny Audio MLP: a convolution (kernel 3, stride 2, padding 1, no bias)
+    halves the frame rate, then linear → GELU → linear, no norms and no biases."""
+
+    stages = CONV_MLP_STAGES
+    stack_mode = "pad"  # the convolution zero-pads the ends of the time axis
+
+    def __init__(self, encoder_dim: int, llm_dim: int, hidden_dim: int):
+        super().__init__()
+        self.k = 2  # encoder frames per audio token (the convolution's stride)
+        self.downsample = nn.Conv1d(encoder_dim, encoder_dim, kernel_size=3, stride=2, padding=1, bias=False)
+        self.linear_1 = nn.Linear(encoder_dim, hidden_dim, bias=False)
+        self.linear_2 = nn.Linear(hidden_dim, llm_dim, bias=False)
+
+    @property
+    def input_dim(self) -> int:
+        return self.linear_1.in_features
+
+    @property
+    def encoder_dim(self) -> int:
+        return self.input_dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.linear_2.out_features
+
+    def output_frames(self, encoder_frames: int) -> int:
+        return max((encoder_frames - 1) // 2 + 1, 0)
+
+    def forward(self, x: torch.Tensor, record: Recorder = None) -> torch.Tensor:
+        record = record or _ignore
+        h = self.downsample(x.transpose(1, 2)).transpose(1, 2)
+        record(DOWNSAMPLE, h)
+        h = self.linear_1(h)
+        record("linear_1", h)
+        h = F.gelu(h)
+        record("gelu", h)
+        out = self.linear_2(h)
+        record("linear_2", out)
         return out
 
 
@@ -163,35 +230,42 @@ def _ignore(name: str, tensor: torch.Tensor) -> None:
 
 def projector_from_state_dict(state: dict[str, torch.Tensor], k: int) -> nn.Module:
     """Build the projector whose architecture and sizes a state dict describes (keys without
-    any ``projector.`` prefix), then load it strictly.
+    any ``projector.`` prefix), then load it strictly. ``k`` is the stack rate (the convolutional
+    projector's stride is fixed: 2).
 
     Raises ``ValueError`` naming the offending key when keys are missing, unexpected or of the
     wrong shape — never a silent partial load.
     """
     if "gate_proj.weight" in state:
-        first_key = "gate_proj.weight"
-        hidden, stacked_dim = state[first_key].shape
-        llm_dim = state["down_proj.weight"].shape[0] if "down_proj.weight" in state else None
-        module_cls = AudioProjector
+        first_key, last_key = "gate_proj.weight", "down_proj.weight"
     elif "linear_1.weight" in state:
-        first_key = "linear_1.weight"
-        hidden, stacked_dim = state[first_key].shape
-        llm_dim = state["linear_2.weight"].shape[0] if "linear_2.weight" in state else None
-        module_cls = MLPAudioProjector
+        first_key, last_key = "linear_1.weight", "linear_2.weight"
     else:
         raise ValueError(
             "projector weights have neither 'gate_proj.weight' (SwiGLU) nor 'linear_1.weight' (MLP); "
             f"keys found: {sorted(state)[:8]}"
         )
-    if llm_dim is None:
-        missing = "down_proj.weight" if module_cls is AudioProjector else "linear_2.weight"
-        raise ValueError(f"projector weights are missing key '{missing}'")
-    if stacked_dim % k:
-        raise ValueError(
-            f"projector key '{first_key}' has input width {stacked_dim}, not a multiple of the stack rate k={k}"
-        )
-    with torch.device("meta"):
-        projector = module_cls(stacked_dim // k, llm_dim, k=k, hidden_dim=hidden)
+    if last_key not in state:
+        raise ValueError(f"projector weights are missing key '{last_key}'")
+    hidden, in_dim = state[first_key].shape
+    llm_dim = state[last_key].shape[0]
+    if "downsample.weight" in state:
+        with torch.device("meta"):
+            projector = ConvMLPAudioProjector(in_dim, llm_dim, hidden_dim=hidden)
+    else:
+        if in_dim % k:
+            raise ValueError(
+                f"projector key '{first_key}' has input width {in_dim}, not a multiple of the stack rate k={k}"
+            )
+        with torch.device("meta"):
+            if first_key == "gate_proj.weight":
+                projector = AudioProjector(in_dim // k, llm_dim, k=k, hidden_dim=hidden)
+            else:
+                if "norm_2.weight" in state and "norm.weight" not in state:
+                    raise ValueError("projector weights are missing key 'norm.weight' (they have 'norm_2.weight')")
+                projector = MLPAudioProjector(in_dim // k, llm_dim, k=k, hidden_dim=hidden,
+                                              bias="linear_1.bias" in state, norm="norm.weight" in state,
+                                              norm_2="norm_2.weight" in state)
     load_projector_state(projector, state)
     return projector
 

@@ -15,6 +15,13 @@ LLM_EMBEDDINGS = "LLM token embeddings"  # the decoder's whole input-embedding m
 # The projectors' own stages, as each records them (the last one is what the LLM reads).
 SWIGLU_STAGES = (STACKED, "pre-norm", "gate", "up", "swiglu", "down", "post-norm")
 MLP_STAGES = (STACKED, "linear_1", "norm", "gelu", "linear_2", "norm_2")
+# Earlier Tiny Audio MLP projectors, as their checkpoints' keys describe them: without the output
+# RMSNorm (before 2026-05-06), without either RMSNorm (January 2026), and the December 2025 one
+# whose strided convolution downsamples the frames instead of stacking them.
+MLP_STAGES_WITHOUT_NORM_2 = MLP_STAGES[:-1]
+MLP_PLAIN_STAGES = (STACKED, "linear_1", "gelu", "linear_2")
+DOWNSAMPLE = "downsample"
+CONV_MLP_STAGES = (DOWNSAMPLE, "linear_1", "gelu", "linear_2")
 
 # Roles.
 ENCODER = "encoder"

@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
-from tiny_audio.loading.weights.cache import cache_dir
+from tiny_audio.loading.weights.cache import cache_dir, safetensors_intact
 from tiny_audio.loading.weights.smollm2_reference import (
     ConversionReference,
     check_against_reference,
@@ -259,7 +259,9 @@ def load_conversion_reference(directory: Path) -> ConversionReference:
 
 
 def _is_complete(directory: Path) -> bool:
-    return directory.is_dir() and all((directory / name).is_file() for name in REQUIRED_FILES)
+    """Every file there, and the weights and the reference whole (not cut short)."""
+    return (directory.is_dir() and all((directory / name).is_file() for name in REQUIRED_FILES)
+            and all(safetensors_intact(directory / name) for name in REQUIRED_FILES if name.endswith(".safetensors")))
 
 
 def _publish(out: Path, final: Path, staging: Path) -> None:

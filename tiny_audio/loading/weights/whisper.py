@@ -27,7 +27,7 @@ from transformers import (
     WhisperTokenizerFast,
 )
 
-from tiny_audio.loading.weights.cache import atomic_path, cache_dir
+from tiny_audio.loading.weights.cache import atomic_path, cache_dir, safetensors_intact
 from tiny_audio.loading.weights.ctranslate2 import CTranslate2Model, read_ctranslate2
 from tiny_audio.loading.weights.whisper_reference import check_against_ctranslate2
 from tiny_audio.pipeline.audio import SAMPLE_RATE
@@ -269,7 +269,8 @@ def load_nano_whisper(dtype: torch.dtype = torch.float32) -> NanoWhisper:
     """Whisper tiny.en (eval mode), its feature extractor and tokenizer; converts on first use."""
     tokenizer = _tokenizer()
     target = cache_dir() / _CACHE_NAME
-    if not all((target / name).is_file() for name in _FILES):
+    complete = all((target / name).is_file() for name in _FILES) and safetensors_intact(target / "model.safetensors")
+    if not complete:  # never converted, or a file damaged since: convert (again)
         _convert(target, tokenizer)
 
     config = WhisperConfig.from_json_file(target / "config.json")
