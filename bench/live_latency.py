@@ -1,8 +1,11 @@
-"""Live transcription latency on this CPU with the nano model, as the buffer grows to 15 s.
+"""Live transcription latency on this CPU with the nano model, for windows up to 15 s; and a long
+session (``--session``: minutes of speech, its word error rate beside the same sentences
+transcribed offline one by one; bench/live_session.py).
 
     python bench/live_latency.py [--seconds 15] [--chunk 0.5] [--tail-tokens 12[,6,4]] [--json PATH]
+    python bench/live_latency.py --session [--speed 1] [--threads N] [--json PATH]
 
-Target: from a chunk's arrival to the transcript that includes it ≤ 1 s, for buffers up to 15 s.
+Target: from a chunk's arrival to the transcript that includes it ≤ 1 s, for windows up to 15 s.
 
 Three measurements on the same audio (the example clips joined with short pauses), in one process:
 1. a full re-transcription (``model.transcribe(buffer)``, default decode length) of 2.5, 5, 10 and
@@ -13,8 +16,9 @@ Three measurements on the same audio (the example clips joined with short pauses
    computes bfloat16 natively, in the bfloat16 copy the live updates use, side by side: the ratio
    and whether both gave the same tokens;
 3. the live path: ``--chunk`` pieces fed at real-time pace into a ``LiveSession``, whose worker
-   thread runs the model on the newest buffer, as in the app and ``python -m tiny_audio.live``
-   (its updates in bfloat16 where available; then again in float32 to compare).
+   thread runs the model on the newest window, as ``python -m tiny_audio.live`` does (its updates
+   in bfloat16 where available; then again in float32 to compare). Pauses commit the text up to
+   them, so windows stay shorter than the audio fed.
    Per update: latency (``LiveUpdate.latency_s``: arrival of the newest chunk the run included →
    its result, the figure the app shows) and the run's own compute; per speech chunk: arrival →
    the first update that includes it (a chunk that comes while the worker is busy waits for the
@@ -42,7 +46,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tiny_audio.live.streaming import DEFAULT_TAIL_TOKENS, model_for_updates  # noqa: E402  (after the path is set)
+from tiny_audio.live.runner import model_for_updates  # noqa: E402  (after the path is set)
+from tiny_audio.live.streaming import DEFAULT_TAIL_TOKENS  # noqa: E402
 from tiny_audio.pipeline.audio import SAMPLE_RATE  # noqa: E402
 
 TARGET_S = 1.0
@@ -134,7 +139,7 @@ def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
     deadline = time.perf_counter() + 60
     while time.perf_counter() < deadline:
         latest = session.latest()
-        if latest is not None and latest.buffer_seconds >= total - 1e-6:
+        if latest is not None and latest.audio_end_s >= total - 1e-6:
             break
         time.sleep(0.01)
     time.sleep(0.01)
@@ -146,7 +151,7 @@ def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
     speech_chunks = [float(np.abs(c).max()) >= SILENCE_PEAK for c in chunks]
     updates, waits, covered, committed = [], [], 0, 0
     for noticed, update in seen:
-        included = math.ceil(update.buffer_seconds * SAMPLE_RATE / step - 1e-6)  # chunks in its buffer
+        included = math.ceil(update.audio_end_s * SAMPLE_RATE / step - 1e-6)  # chunks up to its audio's end
         waits += [
             {"buffer_s": update.buffer_seconds, "latency_s": noticed - arrivals[i]}
             for i in range(covered, included)
@@ -162,10 +167,10 @@ def live_run(model, samples: np.ndarray, chunk_s: float, tail_tokens: int,
                 **{f"{name}_s": timings.get(name, 0.0) for name in STEPS},
                 "tokens": tokens,
                 "new_tokens": tokens - committed,  # the run was forced to start with the committed ones
-                "committed_tokens": update.committed_tokens,
+                "agreed_tokens": update.agreed_tokens,
             }
         )
-        covered, committed = max(covered, included), update.committed_tokens
+        covered, committed = max(covered, included), update.agreed_tokens  # a commit starts a window: 0
     return updates, waits
 
 
@@ -299,12 +304,29 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each isolated update (default 3)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--session", action="store_true", help="only the long session (bench/live_session.py)")
+    parser.add_argument("--speed", type=float, default=1.0, help="--session: playback speed (default 1, real time)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     args = parser.parse_args()
     tails = [int(t) for t in args.tail_tokens.split(",")]
 
     import torch
 
     from tiny_audio import load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.session:
+        from live_session import run_session
+
+        model = load_model()
+        model.transcribe(speech(1.0), max_new_tokens=4, beams=1)  # warm-up: first-call allocations
+        print(f"nano on CPU ({torch.get_num_threads()} threads, {os.cpu_count()} cores); "
+              f"load average {os.getloadavg()[0]:.2f}")
+        figures = run_session(model, speed=args.speed)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1))
+        return
 
     samples = speech(args.seconds)
     load_before = os.getloadavg()

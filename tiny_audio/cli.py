@@ -1,7 +1,8 @@
 """Command line: ``python -m tiny_audio COMMAND``.
 
 ``trace FILE`` prints the transcript and every stage; ``explore {rates,activations,configs,decoders}``
-runs the course's experiments. The other commands belong to their own rooms and parse their own
+runs the course's experiments; ``history [RUN]`` tables a training run's snapshots (default: the
+shipped model's). The other commands belong to their own rooms and parse their own
 arguments: ``live`` (the local microphone) and the training chain, ``dataset``, ``encoder-cache``,
 ``train``, ``eval`` and ``model-card``.
 """
@@ -17,6 +18,7 @@ from tiny_audio.pipeline.audio import AudioError
 
 TRACE_HELP = "transcribe a clip and print the shape and statistics of every pipeline stage"
 EXPLORE_HELP = "the course's experiments, computed from real modules"
+HISTORY_HELP = "the training history: each snapshot's transcripts and distributions, a row per step"
 
 
 # Commands whose module has its own ``main(argv)``: (module, one-line help).
@@ -56,13 +58,37 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
     add_explore_parser(commands)
+    history = commands.add_parser("history", help=HISTORY_HELP, description=HISTORY_HELP)
+    history.add_argument("source", nargs="?", default=None,
+                         help="a training run's folder, or assets/ (default) for the shipped model's history")
+    history.add_argument("--json", action="store_true", help="an object whose 'steps' list holds one entry per snapshot")
 
     args = parser.parse_args(argv)
     if args.command == "trace":
         return run_trace(args)
     if args.command == "explore":
         return run_explore(args)
+    if args.command == "history":
+        return run_history(args)
     return 2
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from tiny_audio.paths import ASSETS
+    from tiny_audio.pipeline.history import load_history
+    from tiny_audio.report.history_tables import history_steps, history_table
+
+    try:
+        history = load_history(args.source or ASSETS)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"probes": [vars(p) for p in history.probes], "joins": history.joins,
+                          "steps": history_steps(history)}, indent=1))
+    else:
+        print(history_table(history).to_text())
+    return 0
 
 
 def run_trace(args: argparse.Namespace) -> int:

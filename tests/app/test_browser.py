@@ -37,8 +37,8 @@ FAKE_MICROPHONE_ARGS = [
     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
     f"--use-file-for-fake-audio-capture={LIVE_CLIP}",
 ]
-# A model run on what was heard so far, or the final run on all of it (the first run also warms the model).
-LIVE_RUN_TIMEOUT_MS = 30_000
+# The first model run (the worker process may still be loading the model), or the final run after Stop.
+LIVE_RUN_TIMEOUT_MS = 60_000
 LIVE_UPDATE = re.compile(r"update \d+ · .* latency \d+ ms")
 
 # Each tab after the first, with what it must show: plots (by elem_id) and text in other components.
@@ -216,6 +216,11 @@ def seconds_heard(status: str) -> float:
     return float(re.search(r"([\d.]+) s heard", status).group(1))
 
 
+# What Gradio's progress display would add to the status: its clock ("0.2s") or "processing | 0.4/0.3s".
+PROGRESS_TEXT = re.compile(r"\d\.\ds\b|processing \|")
+LIVE_STREAM_S = 20  # long enough for many updates, commits at the clip's pauses, and a fair delivery figure
+
+
 @pytest.mark.integration
 def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screenshot_path):
     from playwright.sync_api import expect
@@ -229,26 +234,46 @@ def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screen
         page.get_by_role("tab", name="Live", exact=True).click()
         mic = page.locator("#live-mic")
         status = page.locator("#live-status")
+        transcript = page.locator("#live-transcript textarea")
+        # One Record button on the page: the main input starts on upload, so only the Live one shows.
+        records = page.get_by_role("button", name="Record", exact=True)
+        assert [records.nth(i).is_visible() for i in range(records.count())].count(True) == 1
 
         mic.get_by_role("button", name="Record", exact=True).click()
-        # Streamed chunks reach the server, and the speech in them sets off a model run.
+        clicked = time.monotonic()
+        expect(status).to_contain_text("recording", timeout=RENDER_TIMEOUT_MS)
+        print(f"first status {time.monotonic() - clicked:.2f} s after Record")
+        # Streamed chunks reach the server, and the speech in them sets off model runs.
         expect(status).to_contain_text("heard", timeout=RENDER_TIMEOUT_MS)
         heard_at_start, started = seconds_heard(status.inner_text()), time.monotonic()
-        expect(status).to_contain_text(LIVE_UPDATE, timeout=LIVE_RUN_TIMEOUT_MS)
+        seen, latencies, first_words = [], [], None
+        while time.monotonic() - started < LIVE_STREAM_S or not latencies:
+            assert time.monotonic() - started < LIVE_RUN_TIMEOUT_MS / 1000 + LIVE_STREAM_S, "no update arrived"
+            text = status.inner_text()
+            seen.append(text)
+            latencies += [int(ms) for ms in re.findall(r"latency (\d+) ms", text)]
+            if first_words is None and transcript.input_value().strip():
+                first_words = time.monotonic() - clicked
+            page.wait_for_timeout(100)
+        assert any(LIVE_UPDATE.search(text) for text in seen)
+        leaked = [text for text in seen if PROGRESS_TEXT.search(text)]
+        assert leaked == [], f"progress text in the status: {leaked[:3]}"
         assert_plot_drawn(page, "live-stages")
         assert_plot_drawn(page, "live-overlay")
         print(f"live status: {status.inner_text()!r}")
+        print(f"first words {first_words:.2f} s after Record; update latency as shown: median "
+              f"{sorted(latencies)[len(latencies) // 2]} ms, max {max(latencies)} ms ({len(latencies)} readings)")
 
         streamed = time.monotonic() - started
         mic.get_by_role("button", name="Stop", exact=True).click()
-        expect(status).to_contain_text("final full run", timeout=LIVE_RUN_TIMEOUT_MS)
-        # How much of the streamed audio reached the session. Gradio keeps only the newest chunk
-        # while the server is busy, and on a 2-core machine the model's thread keeps it busy:
-        # 63–86% was measured here over several runs (README, "Live"). Far less means streaming broke.
+        stopped = time.monotonic()
+        expect(status).to_contain_text("final run", timeout=LIVE_RUN_TIMEOUT_MS)
+        print(f"final transcript {time.monotonic() - stopped:.2f} s after Stop")
+        # How much of the streamed audio reached the session: the model runs in its own process,
+        # so the server takes every chunk whatever the model is doing.
         heard = seconds_heard(status.inner_text()) - heard_at_start
-        print(f"{heard:.1f} s of audio heard in {streamed:.1f} s of streaming")
-        assert heard >= 0.5 * streamed, f"only {heard:.1f} s heard in {streamed:.1f} s of streaming"
-        transcript = page.locator("#live-transcript textarea")
+        print(f"{heard:.1f} s of audio heard in {streamed:.1f} s of streaming: {heard / streamed:.1%} delivered")
+        assert heard >= 0.98 * streamed, f"only {heard:.1f} s heard in {streamed:.1f} s of streaming"
         expect(transcript).to_have_value(re.compile(r"\S"))
         assert_plot_drawn(page, "live-stages")
         print(f"final status: {status.inner_text()!r}")

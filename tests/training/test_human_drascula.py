@@ -1,10 +1,9 @@
 """Drascula's speech: drascula.dat's text tables and the clip -> (speaker, text) rule, checked on
 files built here in the documented format; one integration test on the real Debian package."""
 
-import struct
-
 import numpy as np
 import pytest
+from game_packages import make_dat
 
 from tiny_audio.loading.weights.cache import cache_dir
 from tiny_audio.pipeline.audio import SAMPLE_RATE
@@ -18,35 +17,6 @@ from tiny_audio.training.human.drascula import (
     drascula_clips,
     read_text_tables,
 )
-
-LANGUAGES = 2
-
-
-def _table_block(entries: list[bytes]) -> bytes:
-    body = b"\0\0"
-    for raw in entries:
-        text = raw + b"\0"
-        pad = 4 - (len(text) + 2) % 4
-        body += struct.pack(">H", len(text) + pad + 2) + text + b"\0" * pad
-    return body
-
-
-def make_dat(tables: dict[str, list[list[bytes]]], version: int = 6) -> bytes:
-    """drascula.dat with empty-ish fixed tables and the given texts (per table, per language)."""
-    data = b"DRASCULA" + bytes([version])
-    # thirteen fixed-size tables: give the first (charmap, 4-byte records) two records, the rest none
-    data += struct.pack(">H", 2) + b"A\0\x06\0" + b"B\0\x0f\0"
-    data += struct.pack(">H", 1) + b"\0\x01\0\x02"  # one item location
-    data += struct.pack(">H", 0) * 11
-    data += struct.pack(">H", LANGUAGES)
-    for name in TEXT_TABLES:
-        per_language = tables.get(name, [[b""]] * LANGUAGES)
-        data += struct.pack(">H", len(per_language[0]))
-        for entries in per_language:
-            block = _table_block(entries)
-            data += struct.pack(">H", len(block)) + block
-    return data
-
 
 TEXTS = {
     "text": [[b"", b"I'M JOHN HACKER", b"", b"...WEARS A TOUPE\x90"], [b"", b"Soy John", b"", b"x"]],

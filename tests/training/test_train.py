@@ -48,6 +48,20 @@ def test_validation_split_is_fixed_by_id():
     assert {e.id for e in val} == {e.id for e in val2} and not {e.id for e in val} & {e.id for e in fit}
 
 
+def test_a_kind_of_clip_repeated_is_heard_that_many_times_an_epoch():
+    data = [Example(f"id{i}", torch.zeros(10 + i, 2), [1], "human" if i % 4 == 0 else "tts") for i in range(40)]
+    weighted = training_data.repeat_kind(data, "human", 3)
+    assert len(weighted) == 40 + 2 * 10
+    stream = training_data.batches(weighted, 6, seed=1)
+    epoch = [e for _ in range(10) for e in next(stream)]
+    counts = {e.id: sum(1 for x in epoch if x.id == e.id) for e in data}
+    assert all(counts[e.id] == (3 if e.kind == "human" else 1) for e in data)
+    masked = training_data.FrameMasking()(data[0], torch.Generator().manual_seed(0))
+    assert masked.kind == "human"
+    with pytest.raises(ValueError, match="at least 1"):
+        training_data.repeat_kind(data, "human", 0)
+
+
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
     config = StageConfig("x", steps=100, batch_size=1, lr=1.0, warmup=10)
     assert loop.lr_at(0, config) == pytest.approx(0.1)

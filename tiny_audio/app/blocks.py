@@ -12,6 +12,7 @@ from tiny_audio.app.live_tab import build_live_tab
 from tiny_audio.app.run import DECODING, DECODING_INFO, DEFAULT_DECODING, transcribe
 from tiny_audio.app.serving import ClientQuota, client_id, delete_cache
 from tiny_audio.app.store import DEFAULT_MODEL, ModelStore
+from tiny_audio.app.training_tab import build_training_tab
 from tiny_audio.app.views import (
     DIMS_HELP,
     INTRO,
@@ -84,6 +85,7 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
             tokens = gr.Plot(show_label=False, elem_id="tokens")
         build_live_tab(store, model_box)
         build_explore_tab(store, last)
+        build_training_tab()
 
         components = dict(transcript=transcript, notice=notice, info=info, stats=stats, stages=stages,
                           overlay=overlay, gap=gap, norms=norms, trace=trace, dims=dims, tokens=tokens,

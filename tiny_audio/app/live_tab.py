@@ -1,10 +1,12 @@
 """The app's "Live" tab: the browser microphone streamed into a ``LiveSession``.
 
-The browser sends a chunk about every 0.1 s; the stream handler only appends it to the
-session's rolling buffer and returns at once. Gradio keeps only the newest chunk while a handler
-is busy, so any work in it would drop audio. The model runs in the session's worker thread on
-the newest audio (see streaming.py), and a timer redraws the page once a second from the newest
-finished update. Stopping the recording runs the model once more on the whole window.
+The browser sends a chunk about every 0.1 s, and Gradio keeps only the newest chunk while the
+stream handler is busy, so the handler only appends the chunk to the session and returns. The
+model runs in a worker process of its own at a lower CPU priority (live/worker.py), one per model,
+shared by all visitors and started with the app for the default model: the server keeps the CPU
+it needs to take every chunk. Two timers redraw the page from the newest finished update: the
+transcript and status four times a second, the plots once a second (they cost the server ~50 ms
+each). Stopping the recording decodes the uncommitted tail once more.
 """
 
 from __future__ import annotations
@@ -15,44 +17,68 @@ import gradio as gr
 
 from tiny_audio.app.store import DEFAULT_MODEL
 from tiny_audio.live.streaming import LiveSession, LiveUpdate
+from tiny_audio.live.worker import shared_runner
 from tiny_audio.report import plots
 
 STREAM_EVERY_S = 0.1  # what Gradio 6's microphone sends anyway
-REFRESH_S = 1.0
-TIME_LIMIT_S = 120
-BUFFER_SECONDS = 20.0
+TEXT_REFRESH_S = 0.25
+PLOT_REFRESH_S = 1.0
+TIME_LIMIT_S = 30 * 60  # one recording may stream this long
+WINDOW_SECONDS = 20.0
 
-LIVE_HELP = f"""Press record and speak. Whenever the model is free it transcribes the audio heard so far
-(the last {BUFFER_SECONDS:.0f} s) again, and the page follows once a second; the part of the transcript that two
-runs agreed on is kept, so each update only decodes a few new tokens. Stop the recording for one final
-full run on the last {BUFFER_SECONDS:.0f} s. Browsers allow the microphone only on https or localhost."""
+LIVE_HELP = """Press record and speak, for as long as you like. Whenever the model is free it transcribes the
+speech heard since the last pause again; the part two runs agreed on is kept, so each update only decodes a
+few new tokens. At each pause the text up to it is committed for good, and the next piece starts there.
+Stop the recording to decode the last uncommitted words once more. Browsers allow the microphone only on
+https or localhost."""
+
+NO_OUTPUT = gr.skip()
 
 
 class LiveView:
-    """One browser session's live state: the engine, and which update the page last showed."""
+    """One browser session's live state: the engine, and what the page last showed."""
 
     def __init__(self, session: LiveSession):
         self.session = session
-        self.shown: Optional[LiveUpdate] = None
+        self.shown_text: Optional[LiveUpdate] = None
+        self.shown_plots: Optional[LiveUpdate] = None
+        self.error_shown = False
 
 
 def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
-    heard = view.session.heard_seconds
+    session = view.session
+    heard = f"{session.heard_seconds:.1f} s heard"
     if update is None:
-        return f"listening… {heard:.1f} s heard, waiting for speech"
-    kind = "final full run" if update.final else f"update {view.session.model_runs}"
+        waiting = "waiting for speech" if session.runner.ready else "the model is starting in its worker process"
+        return f"listening… {heard}, {waiting}"
     notice = f"⚠️ {update.result.notice}\n\n" if update.result.notice else ""
-    precision = ""
-    if not update.final and view.session.updates_model is not view.session.model:  # the faster copy
-        precision = f" · run in {str(view.session.updates_model.dtype).removeprefix('torch.')}"
+    committed = f"{session.committed_seconds:.1f} s committed"
+    if update.final:
+        ran = (f"final run on the last {update.buffer_seconds:.1f} s took {1000 * update.latency_s:.0f} ms"
+               if update.buffer_seconds else "final run: nothing left, all was committed at the pauses")
+        return notice + f"{ran} · {heard}, {committed}"
+    precision = f" · run in {session.runner.updates_precision}" if session.runner.updates_precision else ""
     return notice + (
-        f"{kind} · {update.buffer_seconds:.1f} s in the window ({heard:.1f} s heard) · "
-        f"latency {1000 * update.latency_s:.0f} ms · {update.committed_tokens} tokens settled{precision}"
+        f"update {session.model_runs} · {update.buffer_seconds:.1f} s in the window ({heard}, {committed}) · "
+        f"latency {1000 * update.latency_s:.0f} ms · {update.agreed_tokens} tokens agreed{precision}"
     )
 
 
 def _figures(update: LiveUpdate):
     return plots.stage_histograms(update.result), plots.projector_vs_llm(update.result)
+
+
+def start_worker(store, spec: str):
+    """The worker process for ``spec`` (started now if it is not running); a name this server
+    does not offer is refused here, before any process starts."""
+    spec = (spec or DEFAULT_MODEL).strip()
+    store.resolve(spec)
+    return shared_runner(store.loader, spec, pinned=DEFAULT_MODEL)
+
+
+def on_start():
+    """Record was pressed: say so at once, and start the timers."""
+    return "recording… waiting for the microphone's first audio", gr.Timer(active=True), gr.Timer(active=True)
 
 
 def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]) -> Optional[LiveView]:
@@ -61,73 +87,92 @@ def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]) -> Optiona
         return view
     if view is None:
         try:
-            model = store.get((model_spec or DEFAULT_MODEL).strip())
-        except Exception as error:
-            raise gr.Error(f"Could not load model '{model_spec}': {str(error).splitlines()[0]}") from None
-        view = LiveView(LiveSession(model, max_seconds=BUFFER_SECONDS))
+            runner = start_worker(store, model_spec)
+        except ValueError as error:  # refused, or a malformed name
+            raise gr.Error(str(error).splitlines()[0]) from None
+        view = LiveView(LiveSession(runner, max_seconds=WINDOW_SECONDS))
     rate, samples = chunk
     view.session.feed(samples, rate)
     return view
 
 
-def on_tick(view: Optional[LiveView]):
-    """The timer: show the newest finished update, if there is one the page has not shown."""
+def on_text_tick(view: Optional[LiveView]):
+    """The fast timer: the transcript and status; on a failure, say why once and stop both timers."""
     if view is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return NO_OUTPUT, NO_OUTPUT, NO_OUTPUT, NO_OUTPUT
     if view.session.error:
-        raise gr.Error(f"Live transcription stopped: {view.session.error}")
+        if view.error_shown:
+            return NO_OUTPUT, NO_OUTPUT, gr.Timer(active=False), gr.Timer(active=False)
+        view.error_shown = True
+        message = f"Live transcription stopped: {view.session.error}"
+        gr.Warning(message)
+        return NO_OUTPUT, f"⚠️ {message}", gr.Timer(active=False), gr.Timer(active=False)
     update = view.session.latest()
-    if update is None or update is view.shown:
-        return gr.skip(), _status(view, update), gr.skip(), gr.skip()
-    view.shown = update
-    stages, overlay = _figures(update)
-    return update.text, _status(view, update), stages, overlay
+    if update is None or update is view.shown_text:
+        return NO_OUTPUT, _status(view, update), NO_OUTPUT, NO_OUTPUT
+    view.shown_text = update
+    return update.text, _status(view, update), NO_OUTPUT, NO_OUTPUT
+
+
+def on_plot_tick(view: Optional[LiveView]):
+    """The slow timer: the plots of the newest update, when they have not been drawn yet."""
+    update = view.session.latest() if view is not None else None
+    if update is None or update is view.shown_plots:
+        return NO_OUTPUT, NO_OUTPUT
+    view.shown_plots = update
+    return _figures(update)
 
 
 def on_stop(view: Optional[LiveView]):
-    """The recording ended: one full run on the buffer, then forget the session."""
-    stopped = gr.Timer(active=False)
+    """The recording ended: decode the uncommitted tail, show everything, forget the session."""
+    stopped = [gr.Timer(active=False), gr.Timer(active=False)]
     if view is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), None, stopped
+        return [NO_OUTPUT] * 4 + [None] + stopped
     try:
         update = view.session.finish()
     except Exception as error:  # the final run failed: say why, do not leave a bare "Error"
         raise gr.Error(f"The final run failed: {str(error).strip().splitlines()[0]}") from None
     if update is None:
-        return "", "nothing but silence was heard", gr.skip(), gr.skip(), None, stopped
+        return ["", "nothing but silence was heard", NO_OUTPUT, NO_OUTPUT, None] + stopped
     stages, overlay = _figures(update)
-    return update.text, _status(view, update), stages, overlay, None, stopped
+    return [update.text, _status(view, update), stages, overlay, None] + stopped
 
 
 def _close(view: Optional[LiveView]) -> None:
-    """Gradio forgets a closed tab's state (an hour later): tell its worker to stop, without
-    waiting for it on the server's event loop. An idle worker stops by itself after 2 minutes."""
+    """Gradio forgets a closed tab's state (an hour later): tell its worker thread to stop, without
+    waiting for it on the server's event loop. An idle session stops by itself after 2 minutes."""
     if view is not None:
         view.session.close(wait=False)
 
 
 def build_live_tab(store, model_box) -> None:
     """Add the Live tab to the Blocks being built; ``model_box`` names the model to use."""
+    if store.is_loaded(DEFAULT_MODEL):
+        start_worker(store, DEFAULT_MODEL)  # it loads while the page is still being opened
     with gr.Tab("Live"):
         gr.Markdown(LIVE_HELP)
         # A separate component: attaching .stream turns an Audio into a streaming microphone.
         mic = gr.Audio(sources=["microphone"], type="numpy", label="Live microphone", elem_id="live-mic")
         status = gr.Markdown(elem_id="live-status")
-        transcript = gr.Textbox(label="Transcript so far", lines=3, interactive=False, elem_id="live-transcript")
+        transcript = gr.Textbox(label="Transcript", lines=4, interactive=False, elem_id="live-transcript")
         stages = gr.Plot(show_label=False, elem_id="live-stages")
         overlay = gr.Plot(show_label=False, elem_id="live-overlay")
         view = gr.State(None, delete_callback=_close)
-        timer = gr.Timer(REFRESH_S, active=False)
-        shown = [transcript, status, stages, overlay]
-        mic.start_recording(lambda: gr.Timer(active=True), None, timer, api_visibility="private")
+        text_timer = gr.Timer(TEXT_REFRESH_S, active=False)
+        plot_timer = gr.Timer(PLOT_REFRESH_S, active=False)
+        timers = [text_timer, plot_timer]
+        quiet = dict(api_visibility="private", show_progress="hidden")  # no spinner or clock in the status
+        mic.start_recording(on_start, None, [status] + timers, **quiet)
         mic.stream(
             lambda spec, chunk, current: on_chunk(store, spec, chunk, current),
             [model_box, mic, view],
             view,
             stream_every=STREAM_EVERY_S,
             time_limit=TIME_LIMIT_S,
-            concurrency_limit=8,  # cheap: the model runs in each session's worker thread
-            api_visibility="private",
+            concurrency_limit=8,  # cheap: the model runs in the worker process
+            **quiet,
         )
-        timer.tick(on_tick, view, shown, api_visibility="private")
-        mic.stop_recording(on_stop, view, shown + [view, timer], api_visibility="private")
+        text_timer.tick(on_text_tick, view, [transcript, status] + timers, concurrency_limit=8, **quiet)
+        plot_timer.tick(on_plot_tick, view, [stages, overlay], concurrency_limit=2, **quiet)
+        mic.stop_recording(on_stop, view, [transcript, status, stages, overlay, view] + timers,
+                           api_visibility="private", show_progress_on=[transcript])

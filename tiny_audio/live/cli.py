@@ -2,16 +2,18 @@
 
 A local microphone (``sounddevice``) or a file played at real-time pace feeds a ``LiveSession``
 (streaming.py); the terminal shows the rolling transcript, each stage's RMS/std and the latency
-of the latest update, redrawn in place. Ctrl-C or the end of the file runs the model once more on
-the whole buffer and prints that final transcript.
+of the latest update, redrawn in place. Ctrl-C or the end of the file decodes the words not yet
+committed once more and prints the whole transcript.
 
 Both sources go through the same path: blocks land in a queue (from the audio callback or from a
 pacing thread), and the main loop feeds them to the session, whose worker thread runs the model
 on the newest audio. ``--input-file`` therefore exercises everything but the microphone itself,
 and never imports sounddevice.
 
-Input devices are chosen in ``audio_devices.py`` (sounddevice imported lazily, there only); the
-terminal and HTML views are drawn by ``live_display.py``.
+Here the model runs in the session's worker thread: the blocks wait in a queue, so none is lost
+while it runs (the app, whose server must stay responsive, runs it in a process: worker.py).
+Input devices are chosen in ``devices.py`` (sounddevice imported lazily, there only); the
+terminal and HTML views are drawn by ``display.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from tiny_audio.live.streaming import DEFAULT_MAX_SECONDS, LiveSession, LiveUpda
 from tiny_audio.pipeline.audio import SAMPLE_RATE, AudioError
 
 BLOCK_SECONDS = 0.1
-REDRAW_EVERY_S = 0.25  # the buffer clock ticks even when no update arrives
+REDRAW_EVERY_S = 0.25  # the "heard" clock ticks even when no update arrives
 
 EXIT_DEVICE = 2  # no PortAudio, no sounddevice, no such input device
 EXIT_ERROR = 1  # unreadable file, model that fails to load
@@ -123,7 +125,7 @@ def run(
     on_update: Callable[[Optional[LiveUpdate]], None],
     on_tick: Callable[[], None] = lambda: None,
 ) -> Optional[LiveUpdate]:
-    """Feed queued blocks to the session until the input ends or Ctrl-C, then the final run.
+    """Feed queued blocks to the session until the input ends or Ctrl-C, then its final run.
     ``source`` is already started; it is stopped here."""
     shown = None
     next_tick = 0.0
@@ -179,9 +181,13 @@ def _main(argv: Optional[list[str]]) -> int:
     parser.add_argument("--speed", type=float, default=1.0, help="playback speed for --input-file (default 1.0)")
     parser.add_argument(
         "--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
-        help=f"rolling buffer: transcribe the last this many seconds (default {DEFAULT_MAX_SECONDS:.0f})",
+        help=f"the longest piece of uncommitted speech one run may see (default {DEFAULT_MAX_SECONDS:.0f})",
     )
     parser.add_argument("--html", type=Path, help="keep an HTML page with the latest plots here (reloads itself)")
+    parser.add_argument(
+        "--threads", type=int,
+        help="torch threads for the model (default: torch's own; 1 is faster on a machine other programs keep busy)",
+    )
     parser.add_argument(
         "--quiet", action="store_true",
         help="print only the final transcript (the default when stdout is not a terminal)",
@@ -191,6 +197,8 @@ def _main(argv: Optional[list[str]]) -> int:
         parser.error("--speed must be positive")
     if args.max_seconds <= 0:
         parser.error("--max-seconds must be positive")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
     quiet = args.quiet or not sys.stdout.isatty()
 
     # Everything that can fail cheaply fails before the model spends seconds loading.
@@ -217,6 +225,10 @@ def _main(argv: Optional[list[str]]) -> int:
     try:
         from tiny_audio.loading.load import load_model
 
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         model = load_model(args.model)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

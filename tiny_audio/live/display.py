@@ -53,13 +53,15 @@ def stage_line(update: LiveUpdate, width: int = 1000) -> str:
 
 
 def status_line(session: LiveSession, update: Optional[LiveUpdate]) -> str:
-    buffer = f"buffer {session.buffer.seconds:.1f}/{session.buffer.max_seconds:.0f} s"
+    heard = f"heard {session.heard_seconds:.1f} s, committed {session.committed_seconds:.1f} s"
     if update is None:
-        return f"listening · {buffer} · heard {session.heard_seconds:.1f} s · waiting for speech"
+        return f"listening · {heard} · waiting for speech"
     if update.final:
-        return f"final run on the whole buffer ({update.buffer_seconds:.1f} s) took {update.latency_s:.2f} s"
+        if not update.buffer_seconds:
+            return f"final run: nothing left, all was committed at the pauses · {heard}"
+        return f"final run on the last {update.buffer_seconds:.1f} s took {update.latency_s:.2f} s · {heard}"
     return (
-        f"update {session.model_runs} · {buffer} · heard {session.heard_seconds:.1f} s · "
+        f"update {session.model_runs} · window {session.window.seconds:.1f} s · {heard} · "
         f"latency {update.latency_s:.2f} s on {update.buffer_seconds:.1f} s"
     )
 
@@ -104,7 +106,7 @@ def render_html(update: LiveUpdate, heard_seconds: Optional[float] = None) -> st
         pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
         for i, fig in enumerate(figures)
     ]
-    kind = "final run on the whole buffer" if update.final else "latest update"
+    kind = "final run on the last words" if update.final else "latest update"
     heard = f" ({heard_seconds:.1f} s heard)" if heard_seconds is not None else ""
     status = (
         f"{kind} · {update.buffer_seconds:.1f} s of audio{heard} · latency {update.latency_s:.2f} s · "

@@ -1,139 +1,124 @@
-"""Live transcription: a bounded rolling buffer, re-transcribed in the background as audio arrives.
+"""Live transcription of speech of any length: text is committed together with the audio it
+covers, and the model only ever sees the audio that is not committed yet.
 
 Used by the app's Live tab (browser microphone) and by ``python -m tiny_audio.live`` (a local
 microphone or a file played at real-time pace). The design:
 
-- ``feed`` only appends the chunk to a rolling buffer (the last ``max_seconds``) and wakes a
-  worker thread; it never waits for the model, so no chunk is lost however slow the model is.
-- The worker transcribes the *newest* buffer each time it is free. Audio that arrived while it
-  was busy is included in the next run; runs for stale buffers are never queued.
-- Chunks that are silence do not wake the worker: they cost no model run.
-- Each run re-decodes only a short tail: the part of the transcript that two consecutive runs
-  agreed on is committed and forced as the start of the answer (one prefill pass), and at most
-  ``tail_tokens`` new tokens are decoded, greedily. That bounds a run's cost as the buffer grows.
-- On a CPU with native bfloat16 (AVX512-BF16 or AMX), the updates run on a bfloat16 copy of
-  the model: 2-3x faster prefill and about 2x faster per token than float32 here
-  (``bench/live_latency.py``); the nano model's LLM stage was trained in bfloat16 autocast.
-- ``finish`` runs the model once more on the whole window, with nothing forced, in the model's
-  own precision and decoding (beam search for the trained nano): the final transcript is exactly
-  what a single run on the same audio gives (plus the text settled in earlier windows, when more
-  than ``max_seconds`` was heard).
+- ``feed`` only appends the chunk to the window of uncommitted audio and wakes a worker thread;
+  it never waits for the model, so no chunk is lost however slow the model is. Silence before
+  any speech is not kept (beyond a short lead-in): it costs no run.
+- The worker transcribes the *newest* window each time it is free (runs for stale windows are
+  never queued): the live text. The part of the window's transcript that two runs agreed on (the
+  later run having heard at least ``AGREE_GAP_S`` more) is forced as the start of the next answer,
+  and at most ``tail_tokens`` new tokens are decoded, greedily: a run's cost stays bounded.
+- When the speech pauses (pauses.py), the audio up to a cut inside the pause is decoded on its
+  own, from nothing forced and with the model's own decoding, as one clip would be; if its text
+  ends a sentence (or the pause is long), that text is committed with the audio time it covers and
+  the next window starts at the cut. Words are never split between two windows, so none is
+  repeated or lost at a boundary. Speech that never pauses is cut at its quietest gap once the
+  window reaches ``long_window_s``.
+- ``finish`` decodes only the uncommitted tail once more (afresh when it is short, otherwise
+  with its agreed start forced, so the cost stays bounded) and adds it to the committed text. Every decode is capped in length and cut
+  where it starts repeating itself (transcript.py); a final run that loops gives way to the live
+  text of the same audio.
+- The runs go through a runner: ``ModelRunner`` (runner.py) in this process, or the app's
+  worker process (worker.py).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
-import torch
 
-from tiny_audio.pipeline.audio import SAMPLE_RATE, SILENCE_PEAK, AudioError, to_float, to_mono
-from tiny_audio.pipeline.model import AudioLLM, TranscriptionResult
+from tiny_audio.live.pauses import (
+    SURE_PAUSE_S,
+    frame_rms,
+    has_speech,
+    last_pause,
+    leading_quiet,
+    quiet_threshold,
+    quietest_gap,
+)
+from tiny_audio.live.runner import ModelRunner
+from tiny_audio.live.transcript import Segment, common_prefix, cut_loop, join
+from tiny_audio.live.window import Window
+from tiny_audio.pipeline.audio import SILENCE_PEAK, AudioError, resample, to_float, to_mono
+from tiny_audio.pipeline.decoding import default_max_new_tokens
+from tiny_audio.pipeline.result import TranscriptionResult
 
-DEFAULT_MAX_SECONDS = 20.0
-DEFAULT_TAIL_TOKENS = 6  # bounds an update: 0.34 s for a 15 s buffer on a 2-core CPU in bfloat16 (bench/RESULTS.md)
-DEFAULT_MIN_SECONDS = 1.0  # a first run on a fraction of a word only hallucinates
+DEFAULT_MAX_SECONDS = 20.0  # no window (and so no run) is longer than this
+DEFAULT_LONG_WINDOW_S = 10.0  # speech without a pause is cut this often
+DEFAULT_TAIL_TOKENS = 6  # bounds an update: 0.34 s for a 15 s window on a 2-core CPU in bfloat16 (bench/RESULTS.md)
+DEFAULT_MIN_SECONDS = 0.8  # a first run on a fraction of a word only hallucinates
+AGREE_GAP_S = 0.4  # two runs only agree when the later one heard this much more
+LEAD_S = 0.3  # silence kept before the first speech of a window
+FALLBACK_MARGIN_S = 2.0  # an unpaused cut leaves the newest seconds (a word in progress) alone
+FRESH_TAIL_S = 4.0  # after Stop, a tail this short is decoded with nothing forced
 IDLE_TIMEOUT_S = 120.0  # a session nobody feeds (a closed browser tab) stops its worker
-
-
-class RollingBuffer:
-    """Mono float32 audio at the source's own rate, keeping only the last ``max_seconds``.
-
-    Resampling happens on the whole buffer when it is used, so chunk boundaries leave no trace.
-    """
-
-    def __init__(self, max_seconds: float = DEFAULT_MAX_SECONDS, hop_seconds: float = 5.0):
-        self.max_seconds = max_seconds
-        self.hop_seconds = min(hop_seconds, max_seconds / 2)
-        self.rate: Optional[int] = None
-        self._samples = np.zeros(0, dtype=np.float32)
-        self.restarted = False  # set when audio was dropped from the start (or the rate changed)
-
-    def append(self, samples: np.ndarray, rate: int) -> np.ndarray:
-        """Add a chunk (any dtype, mono or multi-channel); returns it as mono float32."""
-        chunk = to_mono(to_float(np.asarray(samples)))
-        if self.rate != rate:  # a new stream, or the source changed its rate: start over
-            self.rate, self._samples = rate, np.zeros(0, dtype=np.float32)
-            self.restarted = True
-        self._samples = np.concatenate([self._samples, chunk])
-        if self._samples.size > int(self.max_seconds * rate):
-            # Drop a whole hop at once, so the window (and what was settled in it) restarts
-            # every few seconds rather than on every chunk.
-            self._samples = self._samples[-int((self.max_seconds - self.hop_seconds) * rate) :]
-            self.restarted = True
-        return chunk
-
-    @property
-    def seconds(self) -> float:
-        return self._samples.size / self.rate if self.rate else 0.0
-
-    def audio(self) -> tuple[np.ndarray, int]:
-        return self._samples.copy(), self.rate or SAMPLE_RATE
+SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 
 
 @dataclass
 class LiveUpdate:
-    result: TranscriptionResult
-    text: str  # the transcript so far (committed part + the latest tail)
-    committed_tokens: int  # tokens two consecutive runs agreed on
+    result: TranscriptionResult  # the run behind it
+    text: str  # the transcript so far: committed text + the window's latest text
+    agreed_tokens: int  # tokens of the window's text two runs agreed on
     buffer_seconds: float  # audio the run saw
     heard_seconds: float  # audio received in total
     latency_s: float  # from the arrival of the newest chunk in this run to its result
+    committed_seconds: float = 0.0  # audio covered by committed text
+    audio_end_s: float = 0.0  # where the audio the run saw ends, in seconds since the start
     final: bool = False
 
 
-def cpu_has_native_bfloat16() -> bool:
-    """AVX512-BF16 or AMX instructions (plain AVX-512 only emulates bfloat16, more slowly)."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # a torch without these probes
-        return False
+class Cut(NamedTuple):
+    """Where to commit a window up to (samples from its start), and how."""
+
+    at: int
+    pause_start: Optional[int] = None  # the pause it is in, as an index in the whole stream
+    sure: bool = True  # whether the cut holds whatever the text says
 
 
-def model_for_updates(model: AudioLLM) -> AudioLLM:
-    """What the live updates run on: a bfloat16 copy of a float32 model on a CPU that computes
-    bfloat16 natively (emulated, it would be slower), otherwise the model itself."""
-    if model.device.type == "cpu" and model.dtype == torch.float32 and cpu_has_native_bfloat16():
-        return model.in_dtype(torch.bfloat16)
-    return model
-
-
-def common_prefix(a: list[int], b: list[int]) -> list[int]:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return a[:n]
+def decode_budget(seconds: float, forced: int, floor: int) -> int:
+    """New tokens a decode to the end of ``seconds`` of audio may take: room for fast speech,
+    never less than ``floor``."""
+    return max(floor, default_max_new_tokens(seconds) - forced)
 
 
 class LiveSession:
     def __init__(
         self,
-        model: AudioLLM,
+        model,
         max_seconds: float = DEFAULT_MAX_SECONDS,
         tail_tokens: int = DEFAULT_TAIL_TOKENS,
         background: bool = True,
         min_seconds: float = DEFAULT_MIN_SECONDS,
         fast_updates: bool = True,
+        long_window_s: float = DEFAULT_LONG_WINDOW_S,
     ):
-        """``fast_updates``: run the updates on ``model_for_updates(model)`` (bfloat16 where the
-        CPU has it); ``finish`` always uses ``model``."""
-        self.model = model
-        self.updates_model = model_for_updates(model) if fast_updates else model
+        """``model``: an ``AudioLLM`` (run in this process by a ``ModelRunner``, its updates on
+        ``model_for_updates(model)`` when ``fast_updates``) or a runner (worker.py)."""
+        self.runner = model if hasattr(model, "complete") else ModelRunner(model, fast_updates)
+        self.max_seconds = min(max_seconds, self.runner.max_seconds)
+        self.long_window_s = min(long_window_s, self.max_seconds)
         self.tail_tokens = tail_tokens
         self.min_seconds = min_seconds
-        self.buffer = RollingBuffer(max_seconds)
+        self.window = Window()
+        self.segments: list[Segment] = []
         self.model_runs = 0
         self.heard_seconds = 0.0
-        self._committed: list[int] = []
-        self._previous: list[int] = []
-        self._archive = ""  # text settled in windows that have since moved on
-        self._epoch = 0  # bumped when the window restarts: a run for an older window commits nothing
         self.error: Optional[str] = None  # why the worker stopped, if a run failed
+        self._agreed: list[int] = []  # the window's tokens two runs agreed on
+        self._rejected_pause: Optional[int] = None  # a short pause whose text ended no sentence
+        self._history: list[tuple[list[int], int]] = []  # the window's recent hypotheses, with their audio end
+        self._window_text = ""  # the window's latest transcript
+        self._speech = False  # the window holds speech not yet committed
+        self._unchecked = False  # audio arrived since the worker last looked for a pause
         self._latest: Optional[LiveUpdate] = None
         self._pending_since: Optional[float] = None  # arrival time of the newest unprocessed speech
         self._last_feed = time.perf_counter()
@@ -146,84 +131,100 @@ class LiveSession:
     # ----- input ------------------------------------------------------------------------------
 
     def feed(self, samples: np.ndarray, rate: int) -> bool:
-        """Append a chunk; returns whether it held speech (and so will trigger a model run)."""
+        """Append a chunk; returns whether it held sound (and so will trigger a model run)."""
+        chunk = to_mono(to_float(np.asarray(samples)))
         with self._changed:
             self._last_feed = time.perf_counter()
-            chunk = self.buffer.append(samples, rate)
             self.heard_seconds += chunk.size / rate
-            if self.buffer.restarted:
-                # The committed words may describe audio that is no longer in the window: keep
-                # them as text, and start settling anew.
-                self._archive = self._text(self._committed)
-                self._committed, self._previous, self.buffer.restarted = [], [], False
-                self._epoch += 1
-            speech = chunk.size > 0 and float(np.abs(chunk).max()) >= SILENCE_PEAK
-            if speech:
+            if self.window.rate is None:
+                self.window.rate = rate
+            elif rate != self.window.rate:  # a source that changed its rate mid-stream
+                chunk = resample(chunk, rate, self.window.rate)
+            self.window.append(chunk)
+            sound = chunk.size > 0 and float(np.abs(chunk).max()) >= SILENCE_PEAK
+            if sound:
+                self._speech = True
                 self._pending_since = time.perf_counter()
+            elif not self._speech:
+                self.window.keep_last(LEAD_S)  # silence before any speech carries nothing
+            if self._speech:
+                self._unchecked = True
                 self._changed.notify()
-            return speech
+            return sound
 
     # ----- output -----------------------------------------------------------------------------
+
+    @property
+    def committed_text(self) -> str:
+        return join(*(segment.text for segment in self.segments))
+
+    @property
+    def committed_seconds(self) -> float:
+        return self.segments[-1].end_s if self.segments else 0.0
 
     def latest(self) -> Optional[LiveUpdate]:
         with self._changed:
             return self._latest
 
     def step(self, force: bool = False) -> Optional[LiveUpdate]:
-        """One model run on the newest buffer, if speech arrived since the last one (or if
-        ``force``d: the same audio again extends the committed part)."""
+        """One model run, if there is work: commit the window up to a pause when it has one,
+        otherwise update the window's transcript if speech arrived since the last run (or if
+        ``force``d: the same audio again extends the agreed part)."""
         with self._changed:
-            if (self._pending_since is None and not force) or self.buffer.seconds < self.min_seconds:
-                return None
+            samples, rate, start = self.window.samples(), self.window.rate, self.window.start
+            checking, self._unchecked = self._unchecked or force, False
+            speech = self._speech
+            due = (self._pending_since is not None or force) and speech
             arrived = self._pending_since or time.perf_counter()
-            self._pending_since = None
-            samples, rate = self.buffer.audio()
-            forced, epoch = list(self._committed), self._epoch
-        try:
-            result = self.updates_model.transcribe(
-                (samples, rate), max_new_tokens=self.tail_tokens, continue_from=forced, beams=1
-            )
-        except AudioError:  # too short or silent so far: wait for more audio
+        if rate is None or not speech:
             return None
-        ready = time.perf_counter()
+        cut = self._cut(samples, rate, start) if checking else None
+        if cut is not None:
+            return self._commit(samples, rate, start, cut)
+        if not due or samples.size < self.min_seconds * rate:
+            return None
         with self._changed:
-            self.model_runs += 1
-            hypothesis = result.token_ids
-            if epoch == self._epoch:
-                # Local agreement: what this run and the previous one both say is settled.
-                self._committed = common_prefix(self._previous, hypothesis) if self._previous else list(forced)
-                self._previous = hypothesis
-            update = LiveUpdate(
-                result=result,
-                text=" ".join(part for part in (self._archive, result.text) if part),
-                committed_tokens=len(self._committed),
-                buffer_seconds=samples.size / rate,
-                heard_seconds=self.heard_seconds,
-                latency_s=ready - arrived,
-            )
-            self._latest = update
-            return update
+            self._pending_since = None
+            forced = list(self._agreed)
+        return self._update(samples, rate, start, forced, arrived)
 
     def finish(self) -> Optional[LiveUpdate]:
-        """Stop the worker, then one full run on the window (the last ``max_seconds``), with
-        nothing forced; text settled in earlier windows stays in front."""
+        """Stop the worker (after its run in progress), then decode what is not committed yet and
+        add it to the committed text. The final update's latency is the whole wait."""
+        started = time.perf_counter()
         self.close()
-        samples, rate = self.buffer.audio()
-        if samples.size == 0:
-            return self._latest
-        start = time.perf_counter()
-        try:
-            result = self.model.transcribe((samples, rate))
-        except AudioError:
-            return self._latest
-        self.model_runs += 1
+        while self.window.rate and self.window.seconds > self.max_seconds:  # a worker that fell behind
+            samples, rate, start = self.window.samples(), self.window.rate, self.window.start
+            self._commit(samples, rate, start, self._fallback_cut(samples, rate))
+        samples, rate, start = self.window.samples(), self.window.rate, self.window.start
+        result = None
+        if rate and self._speech and has_speech(samples, rate):
+            # A short tail is decoded afresh, as a commit would be; a long one keeps its agreed start.
+            forced = list(self._agreed) if samples.size > FRESH_TAIL_S * rate else []
+            budget = decode_budget(samples.size / rate, len(forced), self.tail_tokens)
+            try:
+                result = self.runner.complete(samples, rate, forced, budget)
+            except AudioError:
+                result = None
+            if result is not None:
+                self.model_runs += 1
+                text, looped = cut_loop(result.text)
+                if looped and self._window_text:  # the live text of the same audio is the better one
+                    text = self._window_text
+                self.segments.append(Segment(text, start / rate, (start + samples.size) / rate))
+                self.window.drop_until(start + samples.size)
+        last = result or (self._latest.result if self._latest else None)
+        if last is None:
+            return None
         self._latest = LiveUpdate(
-            result=result,
-            text=" ".join(part for part in (self._archive, result.text) if part),
-            committed_tokens=len(result.token_ids),
-            buffer_seconds=samples.size / rate,
+            result=last,
+            text=self.committed_text,
+            agreed_tokens=0,
+            buffer_seconds=samples.size / rate if result is not None else 0.0,  # the tail decoded
             heard_seconds=self.heard_seconds,
-            latency_s=time.perf_counter() - start,
+            latency_s=time.perf_counter() - started,
+            committed_seconds=self.committed_seconds,
+            audio_end_s=(start + samples.size) / rate if rate else 0.0,
             final=True,
         )
         return self._latest
@@ -235,14 +236,118 @@ class LiveSession:
         if wait and self._worker and self._worker is not threading.current_thread():
             self._worker.join()
 
-    def _text(self, tokens: list[int]) -> str:
-        words = self.model.tokenizer.decode(tokens, skip_special_tokens=True).strip() if tokens else ""
-        return " ".join(part for part in (self._archive, words) if part)
+    # ----- the runs ---------------------------------------------------------------------------
+
+    def _cut(self, samples: np.ndarray, rate: int, start: int) -> Optional[Cut]:
+        """Where the window may be committed up to: inside its last pause (within the longest
+        window a run may take), or, past ``long_window_s`` of speech without one, its quietest gap."""
+        pause = last_pause(samples[: int(self.max_seconds * rate)], rate)
+        if pause is not None:
+            sure = pause.seconds(rate) >= SURE_PAUSE_S
+            if sure or start + pause.start != self._rejected_pause:
+                return Cut(pause.cut(rate), start + pause.start, sure)
+        if samples.size >= self.long_window_s * rate:
+            return self._fallback_cut(samples, rate)
+        return None
+
+    def _fallback_cut(self, samples: np.ndarray, rate: int) -> Cut:
+        latest = min(samples.size / rate - FALLBACK_MARGIN_S, self.max_seconds)
+        return Cut(quietest_gap(samples, rate, earliest=latest / 2, latest=latest))
+
+    def _commit(self, samples: np.ndarray, rate: int, start: int, cut: Cut) -> Optional[LiveUpdate]:
+        """Decode the window's audio up to the cut on its own and commit its text — unless the cut
+        is not ``sure`` and the text ends no sentence (a comma, most likely)."""
+        piece, end = samples[: cut.at], start + cut.at
+        started = time.perf_counter()
+        result, text = None, ""
+        if has_speech(piece, rate):
+            try:
+                result = self.runner.complete(piece, rate, [], decode_budget(piece.size / rate, 0, self.tail_tokens))
+                text, _ = cut_loop(result.text)
+            except AudioError:  # nothing a model can read (too short, or silent after all)
+                result = None
+        with self._changed:
+            if result is not None:
+                self.model_runs += 1
+            if not cut.sure and text and not SENTENCE_END.search(text):
+                self._rejected_pause = cut.pause_start  # wait for the sentence's end
+                return None
+            if text:
+                self.segments.append(Segment(text, start / rate, end / rate))
+            self.window.drop_until(end)
+            # The next window starts shortly before its speech (which may have begun while this
+            # run went on): a long silence at the start of a clip makes the model invent words
+            # ("Assert:", "Ah,").
+            rest = self.window.samples()
+            quiet = leading_quiet(rest, rate, quiet_threshold(frame_rms(piece, rate)))
+            self.window.drop_until(end + max(0, quiet - int(LEAD_S * rate)))
+            self._agreed, self._history, self._window_text = [], [], ""
+            rest = self.window.samples()
+            self._speech = has_speech(rest, rate)
+            self._unchecked = self._speech  # the rest may hold another pause
+            if not self._speech:
+                self._pending_since = None
+            elif self._pending_since is None:
+                self._pending_since = time.perf_counter()  # its speech has not been shown on its own
+            if result is None:
+                return None
+            update = LiveUpdate(
+                result=result,
+                text=self.committed_text,
+                agreed_tokens=0,
+                buffer_seconds=piece.size / rate,
+                heard_seconds=self.heard_seconds,
+                latency_s=time.perf_counter() - started,
+                committed_seconds=self.committed_seconds,
+                audio_end_s=end / rate,
+            )
+            self._latest = update
+            return update
+
+    def _update(self, samples: np.ndarray, rate: int, start: int, forced: list[int],
+                arrived: float) -> Optional[LiveUpdate]:
+        try:
+            result = self.runner.update(samples, rate, forced, self.tail_tokens)
+        except AudioError:  # too short or silent so far: wait for more audio
+            return None
+        ready = time.perf_counter()
+        end = start + samples.size
+        with self._changed:
+            self.model_runs += 1
+            if self.window.start != start:  # committed meanwhile: this run's text is stale
+                return None
+            hypothesis = result.token_ids
+            # Local agreement: what this run and an earlier one (that heard less) both say.
+            older = [i for i, (_, until) in enumerate(self._history) if end - until >= AGREE_GAP_S * rate]
+            if older:
+                tokens, _ = self._history[older[-1]]
+                agreed = common_prefix(tokens, hypothesis)
+                if len(agreed) > len(self._agreed):
+                    self._agreed = agreed
+            # Keep the newest run old enough to agree with, and those that will become so.
+            self._history = self._history[older[-1] if older else 0 :] + [(hypothesis, end)]
+            self._window_text = cut_loop(result.text)[0]
+            update = LiveUpdate(
+                result=result,
+                text=join(self.committed_text, self._window_text),
+                agreed_tokens=len(self._agreed),
+                buffer_seconds=samples.size / rate,
+                heard_seconds=self.heard_seconds,
+                latency_s=ready - arrived,
+                committed_seconds=self.committed_seconds,
+                audio_end_s=end / rate,
+            )
+            self._latest = update
+            return update
+
+    def _has_work(self) -> bool:
+        return self._speech and (self._unchecked or (
+            self._pending_since is not None and self.window.seconds >= self.min_seconds))
 
     def _work(self) -> None:
         while True:
             with self._changed:
-                while not self._closed and (self._pending_since is None or self.buffer.seconds < self.min_seconds):
+                while not self._closed and not self._has_work():
                     self._changed.wait(timeout=IDLE_TIMEOUT_S / 4)
                     if time.perf_counter() - self._last_feed > IDLE_TIMEOUT_S:
                         self._closed = True
@@ -252,6 +357,7 @@ class LiveSession:
                 self.step()
             except Exception as error:  # a failed run must not die silently in a thread
                 with self._changed:
-                    self.error = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    message = str(error).strip()
+                    self.error = message.splitlines()[0] if message else type(error).__name__
                     self._closed = True
                 return

@@ -1,10 +1,12 @@
-"""Seeded augmentation of 16 kHz clips in numpy/scipy: speed, reverb, noise, telephone band, gain.
+"""Seeded augmentation of 16 kHz clips in numpy/scipy: speed, reverb (synthetic or a real room's
+impulse response), noise, telephone band, the band of 8–11 kHz audio, gain.
 
     settings = sample_augmentation(rng)         # what the manifest records as ``augment``
     samples = augment(samples, settings, seed)  # the same samples for the same settings and seed
 
 Every random draw comes from the generator passed in, so a clip depends on its record alone.
-``trim_silence`` evens out the silence that engines pad their clips with.
+``trim_silence`` evens out the silence that engines pad their clips with. Settings without
+"room" and "band_limit" (every clip of render version 1) come out as they always did.
 """
 
 from __future__ import annotations
@@ -62,6 +64,41 @@ def telephone(samples: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
     return resample_poly(narrow, rate, 8000, window=low_pass).astype(np.float32)
 
 
+def resample_steep(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Polyphase resampling whose low-pass stops at 0.9 of the lower Nyquist frequency with
+    < -60 dB above it (scipy's default filter lets ~-23 dB through around that frequency)."""
+    from math import gcd
+
+    from scipy.signal import firwin, resample_poly
+
+    divisor = gcd(rate, target)
+    up, down = target // divisor, rate // divisor
+    widest = max(up, down)
+    taps = firwin(2 * 16 * widest + 1, 0.9 / widest, window=("kaiser", 8.0))
+    return resample_poly(samples, up, down, window=taps).astype(np.float32)
+
+
+def band_limit(samples: np.ndarray, rate: int, bits: int | None = None, own_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Audio as if stored at ``rate`` Hz (e.g. 11,025, like the games' speech) and played back at
+    ``own_rate``: nothing above ~0.45 × ``rate``; with ``bits`` (8), rounded to that many bits
+    on the way, as unsigned 8-bit PCM stores it."""
+    low = resample_steep(samples, own_rate, rate)
+    if bits:
+        levels = 2 ** (bits - 1)
+        low = np.clip(np.round(low * levels), -levels, levels - 1) / levels
+    out = resample_steep(low, rate, own_rate)
+    return out[: samples.size] if out.size >= samples.size else np.pad(out, (0, samples.size - out.size))
+
+
+def add_room(samples: np.ndarray, response: np.ndarray, mix: float) -> np.ndarray:
+    """Convolve with a room's impulse response (starting at the direct sound, unit energy) and
+    mix ``mix`` of it with ``1 - mix`` of the dry clip; the clip keeps its length."""
+    from scipy.signal import fftconvolve
+
+    wet = fftconvolve(samples, response)[: samples.size]
+    return ((1 - mix) * samples + mix * wet).astype(np.float32)
+
+
 def impulse_response(rt60: float, drr_db: float, rng: np.random.Generator, rate: int = SAMPLE_RATE) -> np.ndarray:
     """A synthetic room: a unit direct path followed by Gaussian noise whose amplitude decays by
     60 dB over ``rt60`` seconds, scaled so direct/reverberant energy is ``drr_db``."""
@@ -105,22 +142,36 @@ def sample_augmentation(rng: np.random.Generator) -> dict:
     if rng.random() < 0.15:
         augment["telephone"] = {"band_hz": [300, 3400], "rate": 8000}
     augment["gain_db"] = round(float(rng.uniform(-12, 6)), 1)
+    # Drawn after all of the above, so those settings are what they were before these two existed.
+    if "reverb" not in augment and rng.random() < 0.2:
+        from tiny_audio.training.rooms import ROOMS
+
+        augment["room"] = {"response": str(rng.choice(sorted(ROOMS))), "mix": round(float(rng.uniform(0.5, 1.0)), 2)}
+    if "telephone" not in augment and rng.random() < 0.35:
+        augment["band_limit"] = {"rate": 25 * int(rng.integers(320, 442)), "bits": 8 if rng.random() < 0.3 else None}
     return augment
 
 
 def augment(samples: np.ndarray, settings: dict, seed: int) -> np.ndarray:
-    """Apply ``settings`` (from ``sample_augmentation``) in a fixed order: speed, reverb, noise,
-    telephone, gain. Each random step draws from its own generator, seeded by (seed, step)."""
+    """Apply ``settings`` (from ``sample_augmentation``) in a fixed order: speed, reverb, room,
+    noise, telephone, band limit, gain. Each random step draws from its own generator, seeded by
+    (seed, step)."""
     if "speed" in settings:
         samples = change_speed(samples, settings["speed"])
     if "reverb" in settings:
         room = settings["reverb"]
         samples = add_reverb(samples, room["rt60_s"], room["drr_db"], np.random.default_rng([seed, 1]))
+    if "room" in settings:
+        from tiny_audio.training.rooms import room_response
+
+        samples = add_room(samples, room_response(settings["room"]["response"]), settings["room"]["mix"])
     if "noise" in settings:
         noise = settings["noise"]
         samples = add_noise(samples, noise["snr_db"], noise["color"], np.random.default_rng([seed, 2]))
     if "telephone" in settings:
         samples = telephone(samples)
+    if "band_limit" in settings:
+        samples = band_limit(samples, settings["band_limit"]["rate"], settings["band_limit"]["bits"])
     if "gain_db" in settings:
         samples = apply_gain(samples, settings["gain_db"])
     return samples

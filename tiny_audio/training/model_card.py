@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from tiny_audio.pipeline.history import HISTORY, NANO_HISTORY, loss_curves, read_lines
 from tiny_audio.loading.weights.cache import atomic_path
 
 WEIGHTS = ("nano_projector.safetensors", "nano_lora.safetensors", "nano_lora.json")
@@ -63,7 +64,8 @@ class TrainingRun:
 
 
 def run_chain(run_dir: Path) -> list[TrainingRun]:
-    """The run and the runs it went on from (``--init``), oldest first."""
+    """The run and the runs it went on from (``--init``), oldest first, back to the first one
+    that is not a run folder (the shipped weights a run may start from)."""
     from tiny_audio.training.train import LossLog
 
     chain: list[TrainingRun] = []
@@ -73,6 +75,8 @@ def run_chain(run_dir: Path) -> list[TrainingRun]:
         if path.resolve() in seen:
             raise ValueError(f"{path}: its --init chain comes back to itself")
         seen.add(path.resolve())
+        if chain and not (path / "args.json").is_file():
+            break  # warm from shipped weights (assets/): their own card tells how they were trained
         info = json.loads((path / "args.json").read_text())
         adapter = json.loads((path / "nano_lora.json").read_text()) if (path / "nano_lora.json").is_file() else None
         run = TrainingRun(path.name, info["args"], info["machine"], info.get("data", {}), LossLog(path / "loss.jsonl").read(), adapter)
@@ -141,14 +145,25 @@ def data_summary(dataset: Path) -> dict:
     from tiny_audio.training.clips import read_manifest
 
     records = read_manifest(dataset / "manifest.jsonl")
-    train = [r for r in records if r["split"] == "train"]
-    held = [r for r in records if r["split"] != "train"]
+    synthetic = [r for r in records if r.get("kind") != "human"]
+    human = [r for r in records if r.get("kind") == "human"]
+    train = [r for r in synthetic if r["split"] == "train"]
+    held = [r for r in synthetic if r["split"] != "train"]
+    human_train = [r for r in human if r["split"] == "train"]
+    human_test = [r for r in human if r["split"] != "train"]
     return {"train_clips": len(train), "held_out_clips": len(held),
             "train_hours": round(sum(r["duration"] for r in train) / 3600, 2),
             "train_engines": dict(Counter(r["engine"] for r in train).most_common()),
             "train_sources": dict(Counter(r["origin"].split("/")[0] for r in train).most_common()),
             "held_out_engines": dict(Counter(r["engine"] for r in held).most_common()),
-            "held_out_unseen_voice": sum(1 for r in held if r.get("unseen_voice"))}
+            "held_out_unseen_voice": sum(1 for r in held if r.get("unseen_voice")),
+            "human_train_clips": len(human_train),
+            "human_train_hours": round(sum(r["duration"] for r in human_train) / 3600, 2),
+            "human_train_speakers": len({r["speaker"] for r in human_train}),
+            "human_sources": dict(Counter(r["origin"] for r in human).most_common()),
+            "human_test_clips": len(human_test),
+            "human_test_minutes": round(sum(r["duration"] for r in human_test) / 60, 1),
+            "human_test_speakers": sorted({r["speaker"] for r in human_test})}
 
 
 def wer_table(table: dict) -> str:
@@ -162,11 +177,36 @@ def wer_table(table: dict) -> str:
     return "\n".join(lines)
 
 
-def bar_text(table: dict) -> str:
-    """The bar the model was trained for, against this evaluation."""
+def bar_text(table: dict, human: Optional[dict] = None) -> str:
+    """The bars the model was trained for, against this evaluation."""
     from tiny_audio.training.evaluate import bar_lines
 
-    return "\n".join(f"- {line}" for line in bar_lines(table))
+    return "\n".join(f"- {line}" for line in bar_lines(table, human))
+
+
+# What each human speech source of the data set is called in the card (its Debian package's licence).
+HUMAN_SOURCE_PACKAGES = {"drascula": "drascula", "queen": "flight-of-the-amazon-queen"}
+
+
+def human_text(data: dict) -> str:
+    """The real human speech of the data set: what is trained on, what is held out, licences."""
+    if not data.get("human_sources"):
+        return ("No human speech in training: real voices, accents and rooms are untested unless the "
+                "evaluation below has a human test table.")
+    from tiny_audio.training.human.licences import LICENCES
+
+    parts = []
+    for source, clips in data["human_sources"].items():
+        facts = LICENCES[HUMAN_SOURCE_PACKAGES[source]]
+        parts.append(f"*{facts['work']}* (Debian package `{facts['package']}` {facts['version']}, © "
+                     f"{facts['copyright']}, {facts['licence']}: {facts['terms']}), {clips} clips")
+    sources = "; ".join(parts)
+    return (f"Real human speech: the voice actors of two freeware games, read from their Debian packages at build "
+            f"time and never shipped: {sources}. Each line's subtitle is made a transcript (sentence case, numbers "
+            f"written out; calls, laughs and noises dropped). Training: {data['human_train_clips']} clips "
+            f"({data['human_train_hours']} h, {data['human_train_speakers']} speakers). Held out as whole speakers "
+            f"(split human-test, never trained on): {data['human_test_clips']} clips ({data['human_test_minutes']} "
+            f"min) in {len(data['human_test_speakers'])} voices ({', '.join(data['human_test_speakers'])}).")
 
 
 def decoding_of(evaluation: dict) -> str:
@@ -189,7 +229,7 @@ def training_rows(chain: list[TrainingRun]) -> list[str]:
             if not summary:
                 continue
             number = "1" if stage == "align" else "2"
-            start = f", from {previous}" if stage == "lm" and run.init else ""
+            start = f", from {previous or f'the weights then in {run.init.name}/'}" if stage == "lm" and run.init else ""
             masking = "yes" if run.masked and stage == "lm" else "no"
             what = ("CTC onto the LLM's embedding matrix" if stage == "align"
                     else "cross-entropy through the LLM" + (f", LoRA {run.lora}" if run.lora else ""))
@@ -225,6 +265,10 @@ def card(chain: list[TrainingRun], data: dict, evaluation: dict, lora: Optional[
     text_sources = " and ".join(f"{sources.get(k, k)} ({v})" for k, v in data["train_sources"].items())
     minutes = round(sum(stage_summary(run.entries, s).get("minutes", 0) for run in chain for s in ("align", "lm")), 1)
     rows = "\n".join(training_rows(chain))
+    human_wer = ""
+    if evaluation.get("human_table"):
+        human_wer = ("\n### Real human voices (split human-test: speakers never trained on)\n\n"
+                     + wer_table(evaluation["human_table"]) + "\n")
     comparisons = ""
     if others:
         comparisons = ("\n### Other runs on the same clips (ablations)\n\n"
@@ -238,11 +282,13 @@ LLM (SmolLM2-135M-Instruct) are frozen; the SwiGLU projector (k 5, hidden 1024) 
 The figures below are read from the runs' files by `python -m tiny_audio model-card`.
 
 ## Data
-Synthetic speech only: {data['train_clips']} training clips ({data['train_hours']} h; {engines}),
+Synthetic speech: {data['train_clips']} training clips ({data['train_hours']} h; {engines}),
 one per sentence, sentences from {text_sources}, written out as spoken, augmented (speed, gain,
 noise, telephone band, reverb); built by `python -m tiny_audio dataset`. Held out: {data['held_out_clips']}
 clips of fortune sentences never used in training, {data['held_out_unseen_voice']} of them in voices
-never used in training. No human speech: real voices, accents and rooms are untested.
+never used in training.
+
+{human_text(data)}
 
 ## Training (`python -m tiny_audio train`)
 {"A run that goes on from another (`--init`) starts from the weights that run kept." + chr(10) if len(chain) > 1 else ""}
@@ -263,8 +309,8 @@ Whisper's English normaliser on both sides; Whisper tiny.en decodes the same cli
 decoder (the same encoder weights, its native 30 s window). Both decode alike: {decoding_of(evaluation)}.
 
 {wer_table(evaluation['table'])}
-
-{bar_text(evaluation['table'])}
+{human_wer}
+{bar_text(evaluation['table'], evaluation.get('human_table'))}
 {comparisons}"""
 
 
@@ -280,15 +326,29 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optio
             (out / name).unlink(missing_ok=True)
     evaluation = json.loads(eval_json.read_text())
     with atomic_path(out / "nano_eval.json") as partial:
-        partial.write_text(json.dumps({"model": evaluation["model"], "beams": evaluation.get("beams", 1),
-                                       "table": evaluation["table"]}, indent=1))
+        kept = {"model": evaluation["model"], "beams": evaluation.get("beams", 1), "table": evaluation["table"]}
+        if evaluation.get("human_table"):
+            kept["human_table"] = evaluation["human_table"]
+        partial.write_text(json.dumps(kept, indent=1))
     chain = run_chain(run_dir)
     plot_losses(chain, out / "nano_loss.png")
+    if (run_dir / HISTORY).is_file():
+        with atomic_path(out / NANO_HISTORY) as partial:
+            partial.write_text(shipped_history(run_dir, chain))
+        written.append(out / NANO_HISTORY)
     with atomic_path(out / "NANO_MODEL_CARD.md") as partial:
         adapter = json.loads((run_dir / "nano_lora.json").read_text()) if (run_dir / "nano_lora.json").is_file() else None
         other_tables = {name: json.loads(Path(path).read_text()) for name, path in (others or {}).items()}
         partial.write_text(card(chain, data_summary(dataset), evaluation, adapter, other_tables))
     return written + [out / "nano_eval.json", out / "nano_loss.png", out / "NANO_MODEL_CARD.md"]
+
+
+def shipped_history(run_dir: Path, chain: list[TrainingRun], every: int = 10) -> str:
+    """The run's history file with each run's loss curves (one training step in ``every``)."""
+    lines = [e for e in read_lines(run_dir / HISTORY) if e["type"] != "loss"]
+    for run in chain:
+        lines += [{"type": "loss", **vars(curve)} for curve in loss_curves(run.entries, run.name, every)]
+    return "".join(json.dumps(line) + "\n" for line in lines)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -165,6 +165,31 @@ def expand_abbreviations(text: str) -> str:
     return _ABBREVIATION_RE.sub(lambda m: _ABBREVIATIONS[m[1]], text)
 
 
+def spell_out(text: str) -> str:
+    """Numbers, money, times, ordinals, decades, ranges and the symbols & + = @ % in words (the
+    rules of ``spoken_form``); anything else is left as it is."""
+    for pattern, replace in _NUMBER_RULES:
+        text = pattern.sub(replace, text)
+    text = re.sub(r"\band/or\b", "and or", text)
+    for symbol, words in _SYMBOLS.items():
+        text = text.replace(symbol, words)
+    return text
+
+
+def tidy_punctuation(text: str) -> str:
+    """Double quotes and parentheses dropped, "--" as a comma, quotation marks made of single
+    quotes dropped (apostrophes kept), "!!"/"?!" as one mark, no space before punctuation, no
+    comma before another mark, single spaces, no leading/trailing , ; : -."""
+    text = text.replace('"', " ").replace("(", " ").replace(")", " ")
+    text = re.sub(r"\s*--+\s*", ", ", text)
+    # A single quote that is not inside a word or a plural possessive (dogs') was a quotation mark.
+    text = re.sub(r"(?<![A-Za-z])'|'(?![A-Za-z])(?<!s')", " ", text)
+    text = re.sub(r"([!?])[!?]+", r"\1", text)
+    text = re.sub(r"\s+([,.!?;:])", r"\1", text)
+    text = re.sub(r",(?=[,.!?;:])", "", text)
+    return " ".join(text.split()).strip(" ,;:-")
+
+
 def spoken_form(sentence: str) -> str | None:
     """The sentence as it is spoken — the text the engine reads and the model is trained to
     write — or None when it cannot be said unambiguously.
@@ -184,19 +209,7 @@ def spoken_form(sentence: str) -> str | None:
     text = expand_abbreviations(text)
     if _CAPITALS.search(text):
         return None
-    for pattern, replace in _NUMBER_RULES:
-        text = pattern.sub(replace, text)
-    text = re.sub(r"\band/or\b", "and or", text)
-    for symbol, words in _SYMBOLS.items():
-        text = text.replace(symbol, words)
-    text = text.replace('"', " ").replace("(", " ").replace(")", " ")
-    text = re.sub(r"\s*--+\s*", ", ", text)
-    # A single quote that is not inside a word or a plural possessive (dogs') was a quotation mark.
-    text = re.sub(r"(?<![A-Za-z])'|'(?![A-Za-z])(?<!s')", " ", text)
-    text = re.sub(r"([!?])[!?]+", r"\1", text)
-    text = re.sub(r"\s+([,.!?;:])", r"\1", text)
-    text = re.sub(r",(?=[,.!?;:])", "", text)
-    text = " ".join(text.split()).strip(" ,;:-")
+    text = tidy_punctuation(spell_out(text))
     if not _SPEAKABLE.fullmatch(text) or not text[0].isupper():
         return None
     if re.search(r"(?<!\.)\.(?!\.)(?!$)", text):

@@ -43,11 +43,13 @@ from typing import Optional
 
 import torch
 
+from tiny_audio.pipeline.history import read_lines
 from tiny_audio.loading.nano import NANO_LORA, NANO_LORA_CONFIG, NANO_PROJECTOR
 from tiny_audio.loading.weights.cache import atomic_path
 from tiny_audio.pipeline.lora import DEFAULT_TARGETS, TARGET_SETS, add_lora, lora_state_dict, wrapped_targets
 from tiny_audio.pipeline.model import AudioLLM
-from tiny_audio.training.data import Example, FrameMasking, load_examples, split_validation
+from tiny_audio.training.data import Example, FrameMasking, load_examples, repeat_kind, split_validation
+from tiny_audio.training.history import HistoryRecorder, probe_clips
 from tiny_audio.training.loop import LossLog, StageConfig, restore, run_stage
 from tiny_audio.training.losses import EmbeddingCTCHead, SequenceBuilder, align_vocabulary, ctc_loss, lm_loss
 
@@ -58,13 +60,13 @@ LORA_ALPHA_PER_RANK = 2.0  # alpha = 2 × rank, the usual choice
 
 
 def train_align(model: AudioLLM, train: list[Example], val: list[Example], out: Path, config: StageConfig,
-                log: LossLog, progress: bool = True) -> list[float]:
+                log: LossLog, progress: bool = True, history: Optional[HistoryRecorder] = None) -> list[float]:
     vocab = align_vocabulary(train, model.stop_ids)
     head = EmbeddingCTCHead(model.decoder.get_input_embeddings().weight, vocab)
     for p in model.projector.parameters():
         p.requires_grad_(True)
     losses = run_stage(config, {"projector": model.projector, "head": head},
-                       lambda batch: ctc_loss(model, head, batch), train, val, out, log, progress)
+                       lambda batch: ctc_loss(model, head, batch), train, val, out, log, progress, history=history)
     match_embedding_scale(model)
     return losses
 
@@ -81,7 +83,8 @@ def match_embedding_scale(model: AudioLLM) -> None:
 
 def train_lm(model: AudioLLM, train: list[Example], val: list[Example], out: Path, config: StageConfig,
              log: LossLog, lora_rank: int = 8, autocast: bool = False, progress: bool = True,
-             augment: Optional[FrameMasking] = None, lora_targets: tuple[str, ...] = DEFAULT_TARGETS) -> list[float]:
+             augment: Optional[FrameMasking] = None, lora_targets: tuple[str, ...] = DEFAULT_TARGETS,
+             history: Optional[HistoryRecorder] = None) -> list[float]:
     if lora_rank:  # a warm-started decoder keeps the adapters it was given
         add_lora(model.decoder, rank=lora_rank, alpha=LORA_ALPHA_PER_RANK * lora_rank, targets=lora_targets)
         if set(wrapped_targets(model.decoder)) != set(lora_targets):
@@ -94,7 +97,7 @@ def train_lm(model: AudioLLM, train: list[Example], val: list[Example], out: Pat
     builder = SequenceBuilder(model)
     modules = {"projector": model.projector, "decoder": model.decoder}
     return run_stage(config, modules, lambda batch: lm_loss(model, builder, batch, autocast),
-                     train, val, out, log, progress, augment)
+                     train, val, out, log, progress, augment, history)
 
 
 def export(model: AudioLLM, out: Path, lora_rank: int) -> list[Path]:
@@ -151,6 +154,14 @@ def warm_start(model: AudioLLM, run: Path, lora_rank: int, lora_targets: tuple[s
         restore(model.decoder, {k: v.float() for k, v in load_file(run / NANO_LORA).items()})
 
 
+def kept_step(log: LossLog, stage: str, keep: str) -> int:
+    """The step whose weights a stage exported: its last, or its best validated one."""
+    entries = [e for e in log.read() if e["stage"] == stage]
+    if keep == "best" and any("val_loss" in e for e in entries):
+        return min((e["val_loss"], e["step"]) for e in entries if "val_loss" in e)[1]
+    return max((e["step"] for e in entries), default=0)
+
+
 def machine() -> dict:
     """Where a run trained, for the model card."""
     import os
@@ -190,8 +201,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="export the validated step of lowest loss, or the last step")
     parser.add_argument("--mask", action="store_true", help="mask time spans and channels of the frames (lm stage)")
     parser.add_argument("--init", type=Path, help="lm stage only: go on from this run's exported weights")
+    parser.add_argument("--human-repeat", type=int, default=1,
+                        help="hear each real human training clip this many times an epoch (they are few)")
+    parser.add_argument("--history-every", type=int, default=100,
+                        help="snapshot the model on the probe clips every this many steps (0: never)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.human_repeat < 1:
+        parser.error("--human-repeat must be at least 1")
     if args.init and args.stage != "lm":
         parser.error("--init goes with --stage lm")
     if args.lora_targets != "qv" and not args.lora_rank:
@@ -216,18 +233,28 @@ def main(argv: Optional[list[str]] = None) -> int:
     model = load_nano(device="cpu", dtype=torch.float32, weights=None)
     cache = args.cache or args.dataset / "encoder-whisper-tiny.en"
     train, val = split_validation(load_examples(args.dataset, cache, model.tokenizer), args.val)
-    print(f"{len(train)} training clips, {len(val)} for validation", file=sys.stderr)
+    humans = sum(e.kind == "human" for e in train)
+    train = repeat_kind(train, "human", args.human_repeat)
+    print(f"{len(train)} training examples ({humans} human clips × {args.human_repeat}), {len(val)} for validation",
+          file=sys.stderr)
     log = LossLog(args.out / "loss.jsonl")
     (args.out / "args.json").write_text(json.dumps(
         {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "machine": machine(),
-         "data": {"train_clips": len(train), "val_clips": len(val)}}, indent=1))
+         "data": {"train_clips": len(train) - humans * (args.human_repeat - 1), "human_train_clips": humans,
+                  "train_examples": len(train), "val_clips": len(val)}}, indent=1))
     common = dict(save_every=args.save_every, val_every=args.save_every, seed=args.seed, keep=args.keep)
+    history = None
+    if args.history_every:
+        history = HistoryRecorder(model, probe_clips(args.dataset), args.out, args.history_every)
+        history.start({"how": f"warm from {args.init}" if args.init else "fresh"}, args.init)
     if args.init:
+        if history and not any(e["type"] == "snapshot" for e in read_lines(history.path)):
+            history.record("init", 0)  # where nothing has been trained yet: the lesson's baseline
         warm_start(model, args.init, args.lora_rank, targets)
     elif args.stage in ("align", "both"):
         config = StageConfig("align", args.align_steps, args.align_batch, args.align_lr,
                              warmup=max(1, args.align_steps // 20), **common)
-        train_align(model, train, val, args.out, config, log)
+        train_align(model, train, val, args.out, config, log, history=history)
     else:
         best = args.out / "align-best.pt"
         load_projector_checkpoint(model, best if args.keep == "best" and best.is_file() else args.out / "align.pt")
@@ -236,9 +263,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = StageConfig("lm", args.lm_steps, args.lm_batch, args.lm_lr,
                              warmup=max(1, args.lm_steps // 20), **common)
         train_lm(model, train, val, args.out, config, log, args.lora_rank, args.bf16,
-                 augment=FrameMasking() if args.mask else None, lora_targets=targets)
+                 augment=FrameMasking() if args.mask else None, lora_targets=targets, history=history)
     for path in export(model, args.out, args.lora_rank if args.stage != "align" else 0):
         print(path)
+    if history:
+        history.drop_after("export", -1)
+        exported = load_nano(device="cpu", dtype=torch.float32, weights=args.out)  # as the app loads them
+        history.record("export", kept_step(log, "lm" if args.stage != "align" else "align", args.keep), model=exported)
     return 0
 
 

@@ -97,17 +97,22 @@ def speaker_rank(speaker: str) -> bytes:
 
 
 def held_out_speakers(
-    durations: dict[str, float], min_seconds: float, min_speakers: int, max_share: float = 0.15
+    durations: dict[str, float],
+    min_seconds: float,
+    min_speakers: int,
+    max_share: float = 0.15,
+    never: Iterable[str] = (),
 ) -> list[str]:
     """Speakers for a test set nobody trains on: taken in ``speaker_rank`` order until they add up
     to ``min_seconds`` and ``min_speakers``. A speaker holding more than ``max_share`` of all the
-    speech (a game's hero) is never taken: training would lose too much. Raises ValueError when
-    the rest cannot meet both minimums."""
+    speech (a game's hero) is never taken: training would lose too much; nor is one named in
+    ``never``. Raises ValueError when the rest cannot meet both minimums."""
     total = sum(durations.values())
+    excluded = set(never)
     chosen: list[str] = []
     seconds = 0.0
     for speaker in sorted(durations, key=speaker_rank):
-        if durations[speaker] > max_share * total:
+        if durations[speaker] > max_share * total or speaker in excluded:
             continue
         chosen.append(speaker)
         seconds += durations[speaker]

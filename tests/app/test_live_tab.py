@@ -1,0 +1,87 @@
+"""The Live tab's handlers, called as Gradio calls them: chunks in, timers out, stop."""
+
+import time
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
+
+from tiny_audio.app import live_tab
+from tiny_audio.app.store import ModelStore
+from tiny_audio.live.streaming import LiveSession
+from tiny_audio.pipeline.encoders import encoder_from_model
+from tiny_audio.pipeline.model import AudioLLM
+from tiny_audio.pipeline.projector import AudioProjector
+
+SKIP = type(gr.skip())
+
+
+def tiny_loader(spec: str) -> AudioLLM:
+    """Module level: the live worker process loads with it too."""
+    if spec != "tiny":
+        raise ValueError(f"unknown model {spec}")
+    tokenizer = tiny_tokenizer()
+    decoder = tiny_llama(len(tokenizer))
+    torch.manual_seed(0)
+    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
+    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny",
+                    projector_trained=False)
+
+
+def is_timer_stop(value) -> bool:
+    return isinstance(value, gr.Timer) and value.active is False
+
+
+def test_record_shows_a_status_at_once_and_starts_the_timers():
+    status, text_timer, plot_timer = live_tab.on_start()
+    assert status.startswith("recording")
+    assert text_timer.active is True and plot_timer.active is True
+
+
+def test_live_tab_handlers_stream_then_finish_with_everything_committed():
+    store = ModelStore(loader=tiny_loader)
+    pcm = (speechlike(2.0, rate=48_000) * 32767).astype(np.int16)
+    view = None
+    assert all(isinstance(out, SKIP) for out in live_tab.on_text_tick(view))  # nothing yet, no error
+    assert all(isinstance(out, SKIP) for out in live_tab.on_plot_tick(view))
+    for start in range(0, pcm.size, 4_800):  # 0.1 s chunks, as Gradio's microphone streams them
+        view = live_tab.on_chunk(store, "tiny", (48_000, pcm[start:start + 4_800]), view)
+    text, status, *timers = live_tab.on_text_tick(view)
+    assert "heard" in status  # before the first run, the page already says what it has received
+    deadline = time.time() + 600  # the worker process loads the model first
+    while view.session.latest() is None and time.time() < deadline:
+        time.sleep(0.1)
+    text, status, *timers = live_tab.on_text_tick(view)
+    assert text == view.session.latest().text and "latency" in status
+    assert all(isinstance(t, SKIP) for t in timers)  # the timers keep running
+    stages, overlay = live_tab.on_plot_tick(view)
+    assert hasattr(stages, "to_json") and hasattr(overlay, "to_json")
+    assert all(isinstance(out, SKIP) for out in live_tab.on_plot_tick(view))  # drawn once per update
+    text, status, stages, overlay, state, *timers = live_tab.on_stop(view)
+    assert state is None and "final run" in status and all(is_timer_stop(t) for t in timers)
+    assert text == view.session.committed_text and view.session.committed_seconds == pytest.approx(2.0)
+
+
+class FailingRunner:
+    max_seconds, ready, updates_precision = 30.0, True, "float32"
+
+    def update(self, *args):
+        raise RuntimeError("out of memory")
+
+    complete = update
+
+    def close(self):
+        pass
+
+
+def test_a_failed_run_is_reported_once_and_the_timers_stop():
+    view = live_tab.LiveView(LiveSession(FailingRunner()))
+    view.session.feed(speechlike(1.5), 16_000)
+    view.session._worker.join(timeout=10)
+    with pytest.warns(UserWarning, match="Live transcription stopped: out of memory"):
+        text, status, *timers = live_tab.on_text_tick(view)
+    assert "out of memory" in status and all(is_timer_stop(t) for t in timers)
+    again = live_tab.on_text_tick(view)  # the next tick, if one was already on its way: no second message
+    assert all(isinstance(out, SKIP) for out in again[:2]) and all(is_timer_stop(t) for t in again[2:])
