@@ -42,7 +42,7 @@ except Exception as error:
     if reason is None:
         raise
     sys.exit(f"Projector Lab cannot start: the model '{DEFAULT_MODEL}' did not load: {reason}")
-demo = build_demo(store, quota=serving.quota)
+demo = build_demo(store, quota=serving.quota, slots=serving.slots)
 
 if __name__ == "__main__":
     if serving.public:

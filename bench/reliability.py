@@ -4,8 +4,9 @@
                                 [--decoding "model's default"|greedy] [--json PATH]
 
 The app runs in a child process, exactly as ``app.py`` serves it in public mode (every call through
-the queue, uploads capped, only the chosen model offered; the per-visitor audio budget is off,
-since every request here comes from one address), on 127.0.0.1 with a cache folder of its own.
+the queue, uploads capped, only the chosen model offered; the per-visitor audio budget and the
+per-visitor bound on requests waiting or running are off, since every request here comes from one
+address), on 127.0.0.1 with a cache folder of its own.
 The bench, in this process, then:
 
 1. baseline: each example clip transcribed alone, twice (the serial transcripts and the

@@ -16,7 +16,8 @@ from tiny_audio.pipeline.projector import AudioProjector
 from tiny_audio.app.blocks import build_demo
 from tiny_audio.app.run import transcribe
 from tiny_audio.app.store import ModelStore
-from tiny_audio.app.views import OUTPUTS, result_views
+from tiny_audio.app.views import OUTPUTS, result_views, words_view
+from tiny_audio.pipeline.baseline import projector_baseline
 
 
 def tiny_loader(spec: str) -> AudioLLM:
@@ -53,13 +54,33 @@ def test_transcribe_and_render_give_every_output(store, speech):
     assert [s["name"] for s in data["trace"]["stages"]] == [s.name for s in result.stages]
 
 
+def test_the_verdict_sets_the_projector_beside_an_untrained_one_on_the_same_frames(store, speech):
+    model, samples, result = transcribe(store, speech, "tiny")
+    baseline = projector_baseline(model, samples)
+    again = projector_baseline(model, samples)
+    # Seeded: the same untrained projector, so the same numbers, every time.
+    assert again.untrained.comparison.rms_ratio == baseline.untrained.comparison.rms_ratio
+    # The trained side is the run's own projector on the run's own frames: the trace's comparison.
+    assert baseline.trained.comparison.rms_ratio == pytest.approx(result.trace.comparison.rms_ratio, rel=1e-4)
+    assert len(baseline.trained.dims.mean) == len(baseline.embeddings.mean) == model.projector.output_dim
+    shown = result_views(samples, result, log_y=False, shared_range=False, baseline=baseline)
+    assert "untrained (seed 0)" in shown["gap"] and "untrained:" in shown["verdict"]
+    assert shown["agreement"].data, "the per-dimension figure has no points"
+
+
+def test_example_clips_show_their_word_error_rate_and_diff():
+    shown = words_view("the quick brown fox", "the quick frown fox")
+    assert "Word error rate 25%" in shown and "~~brown~~ **frown**" in shown
+    assert words_view("", "anything") == "" and words_view("the fox", "") == ""
+
+
 def test_one_full_update_stays_under_60_kb(store, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, speechlike(29.0), 16_000)
     model, samples, result = transcribe(store, str(path), "tiny")
-    shown = result_views(samples, result, log_y=False, shared_range=False)
+    shown = result_views(samples, result, log_y=False, shared_range=False, baseline=projector_baseline(model, samples))
     figures = [value for value in shown.values() if hasattr(value, "to_json")]
-    assert len(figures) == 5
+    assert len(figures) == 7
     assert plots.figure_payload_bytes(figures) <= 60_000
 
 

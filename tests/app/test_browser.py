@@ -10,6 +10,7 @@ default, to pytest's temporary directory; their paths are printed.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -43,7 +44,7 @@ LIVE_UPDATE = re.compile(r"update \d+ · .* latency \d+ ms")
 
 # Each tab after the first, with what it must show: plots (by elem_id) and text in other components.
 TABS = {
-    "Projector vs LLM": {"plots": ["overlay", "norms"], "text": {"gap": "RMS ratio"}},
+    "Projector vs LLM": {"plots": ["agreement", "overlay", "norms"], "text": {"gap": "untrained (seed 0)"}},
     "Trace": {"plots": [], "text": {"trace": "post-norm"}},
     "Dimensions": {"plots": ["dims"], "text": {}},
     "Nearest tokens": {"plots": ["tokens"], "text": {}},
@@ -282,6 +283,184 @@ def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screen
         path = tab_screenshot_path(screenshot_path, "Live")
         page.screenshot(path=path, full_page=True)
         print(f"screenshot: {path}")
+    finally:
+        context.close()
+        if problems:
+            print("\n".join(problems))
+    assert problems == [], "the page reported errors:\n" + "\n".join(problems)
+
+
+# Sizes a person uses: a laptop and a phone.
+LAPTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# The tabs of the result, each with its plots.
+RESULT_TABS = {"Stage histograms": ["stages"], **{tab: shows["plots"] for tab, shows in TABS.items()}}
+DRAWN_WITHIN_S = 1.0
+
+# Every pair of text boxes that overlap by more than a pixel, in the visible Plotly figures; text
+# that lies outside its subplot's data area (cells scrolled out of view, clipped) is not seen.
+TEXT_OVERLAPS = """() => {
+    const overlaps = [];
+    for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+        if (plot.offsetParent === null) continue;
+        const boxes = [];
+        for (const text of plot.querySelectorAll("svg.main-svg text")) {
+            if (!text.textContent.trim()) continue;
+            const r = text.getBoundingClientRect();
+            if (r.width === 0 || r.height === 0) continue;
+            const subplot = text.closest("g.subplot");
+            if (subplot && text.closest(".plot")) {
+                const name = [...subplot.classList].find(c => c !== "subplot");
+                const area = plot.querySelector(`.draglayer .${name} .nsewdrag`)?.getBoundingClientRect();
+                const x = r.left + r.width / 2, y = r.top + r.height / 2;
+                if (area && (x < area.left || x > area.right || y < area.top || y > area.bottom)) continue;
+            }
+            boxes.push({text: text.textContent, r});
+        }
+        for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i].r, b = boxes[j].r;
+            const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+            const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+            if (w > 1 && h > 1) overlaps.push(`${plot.parentElement.closest("[id]")?.id}: "${boxes[i].text}" × "${boxes[j].text}"`);
+        }
+    }
+    return overlaps;
+}"""
+
+# The run's result is on the page: transcript, verdict, and the first tab's figures drawn, nothing pending.
+RESULT_DRAWN = """() => {
+    const drawn = id => {
+        const plot = document.querySelector(`#${id} .js-plotly-plot`);
+        return plot !== null && plot.offsetParent !== null && plot.querySelector("svg.main-svg .trace") !== null;
+    };
+    const transcript = document.querySelector("#transcript textarea");
+    const done = transcript && transcript.value.trim() !== "" && drawn("story") && drawn("stages")
+        && document.querySelector("#verdict").innerText.includes("untrained")
+        && document.querySelector(".pending") === null;
+    return done ? Date.now() : false;
+}"""
+
+
+def pick_example(page, words: str) -> None:
+    """Click the example clip whose reference text holds ``words``; wait until it is the input."""
+    from playwright.sync_api import expect
+
+    page.locator("#examples").get_by_text(words, exact=False).first.click()
+    expect(page.locator("#reference textarea")).to_have_value(re.compile(re.escape(words)), timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator("#speech button[aria-label='Play']")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+
+
+def transcribe_greedy(page) -> float:
+    """Press Transcribe (greedy: the quicker decoding); returns when the page first showed the whole
+    result (seconds since the epoch, the page's clock), polled on every animation frame."""
+    page.locator("#decoding").get_by_label("greedy", exact=True).check()
+    page.locator("#transcribe").click()
+    handle = page.wait_for_function(RESULT_DRAWN, timeout=TRANSCRIBE_TIMEOUT_MS, polling="raf")
+    return handle.json_value() / 1000
+
+
+class RunLog(logging.Handler):
+    """When the server said it had the result (its log line, on this machine's clock)."""
+
+    def __init__(self):
+        super().__init__()
+        self.finished: list[float] = []
+
+    def emit(self, record):
+        if record.getMessage().startswith("transcribed "):
+            self.finished.append(record.created)
+
+
+def open_tab(page, name: str) -> None:
+    """Click a tab, through the "More tabs" menu where a narrow screen has moved it there."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.locator(".overflow-dropdown button", has_text=name).first.click()
+
+
+def inside_viewport(page, selector: str) -> dict:
+    return page.evaluate("""([selector, height]) => {
+        const r = document.querySelector(selector).getBoundingClientRect();
+        return {top: r.top, bottom: r.bottom, inside: r.top >= 0 && r.bottom <= height && r.height > 0};
+    }""", [selector, page.viewport_size["height"]])
+
+
+@pytest.mark.integration
+def test_on_a_laptop_the_result_is_in_the_first_view_and_a_new_clip_clears_it(app_url, browser, screenshot_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport=LAPTOP)
+    problems = watch_for_problems(page)
+    run_log = RunLog()
+    logging.getLogger("tiny_audio.app").addHandler(run_log)
+    logging.getLogger("tiny_audio.app").setLevel(logging.INFO)
+    try:
+        page.goto(app_url)
+        pick_example(page, "quick brown fox")
+        drawn_at = transcribe_greedy(page)
+        assert run_log.finished, "the server logged no finished run"
+        lag = drawn_at - run_log.finished[-1]
+        print(f"page fully drawn {lag:.2f} s after the server had the result")
+        assert lag <= DRAWN_WITHIN_S, f"drawn {lag:.2f} s after the server's result"
+
+        page.evaluate("window.scrollTo(0, 0)")
+        transcript, story = inside_viewport(page, "#transcript textarea"), inside_viewport(page, "#story .js-plotly-plot")
+        print(f"transcript {transcript}, story plot {story}")
+        assert transcript["inside"] and story["inside"], "the transcript or the first plot is below the fold"
+        font = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#transcript textarea')).fontSize)")
+        assert font >= 20, f"the transcript is body-sized ({font} px)"
+        expect(page.locator("#words")).to_contain_text("Word error rate")
+        page.screenshot(path=tab_screenshot_path(screenshot_path, "laptop"))
+        print(f"screenshot: {tab_screenshot_path(screenshot_path, 'laptop')}")
+
+        pick_example(page, "lights in the kitchen")
+        expect(page.locator("#transcript textarea")).to_have_value("", timeout=RENDER_TIMEOUT_MS)
+        expect(page.locator("#story .js-plotly-plot svg.main-svg .trace")).to_have_count(0)
+        expect(page.locator("#verdict")).to_have_text("")
+        expect(page.locator("#words")).to_have_text("")
+        page.screenshot(path=tab_screenshot_path(screenshot_path, "laptop-new-example"))
+    finally:
+        logging.getLogger("tiny_audio.app").removeHandler(run_log)
+        page.close()
+        if problems:
+            print("\n".join(problems))
+    assert problems == [], "the page reported errors:\n" + "\n".join(problems)
+
+
+@pytest.mark.integration
+def test_on_a_phone_the_page_is_one_column_and_no_text_in_a_plot_overlaps(app_url, browser, screenshot_path):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    try:
+        page.goto(app_url)
+        pick_example(page, "quick brown fox")
+        transcribe_greedy(page)
+        # The phone's figures are redrawn for its width after the run.
+        assert comes_true(page, "() => document.querySelector('#stages .js-plotly-plot')?.layout?.xaxis2?.domain[1] > 0.9"), (
+            "the stage histograms were not redrawn two to a row")
+        speech = page.locator("#speech").bounding_box()
+        transcript = page.locator("#transcript").bounding_box()
+        assert transcript["y"] > speech["y"] + speech["height"] - 1, "input and result are side by side on a phone"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page scrolls sideways ({width} px)"
+        found = {}
+        page.screenshot(path=tab_screenshot_path(screenshot_path, "phone first view"))
+        for tab, plot_ids in RESULT_TABS.items():
+            open_tab(page, tab)
+            for elem_id in plot_ids + (["story"] if tab == "Stage histograms" else []):
+                assert_plot_drawn(page, elem_id)
+            page.wait_for_timeout(300)  # Plotly's resize to the tab's width
+            found[tab] = page.evaluate(TEXT_OVERLAPS)
+            for elem_id in plot_ids:  # each figure as the phone shows it
+                path = tab_screenshot_path(screenshot_path, f"phone {elem_id}")
+                page.locator(f"#{elem_id}").screenshot(path=path)
+                print(f"screenshot: {path}")
+            print(f"{tab}: overlaps {found[tab][:5]}")
+        assert all(not overlaps for overlaps in found.values()), f"text boxes overlap: {found}"
     finally:
         context.close()
         if problems:

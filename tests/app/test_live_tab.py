@@ -9,7 +9,9 @@ import torch
 from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
 
 from tiny_audio.app import live_tab
+from tiny_audio.app.serving import ClientQuota
 from tiny_audio.app.store import ModelStore
+from tiny_audio.live.runner import ModelRunner
 from tiny_audio.live.streaming import LiveSession
 from tiny_audio.pipeline.encoders import encoder_from_model
 from tiny_audio.pipeline.model import AudioLLM
@@ -85,3 +87,45 @@ def test_a_failed_run_is_reported_once_and_the_timers_stop():
     assert "out of memory" in status and all(is_timer_stop(t) for t in timers)
     again = live_tab.on_text_tick(view)  # the next tick, if one was already on its way: no second message
     assert all(isinstance(out, SKIP) for out in again[:2]) and all(is_timer_stop(t) for t in again[2:])
+
+
+def silence(seconds: float, rate: int = 48_000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), dtype=np.int16)
+
+
+def test_live_chunks_go_through_transcribes_checks():
+    """Public mode: a model this server does not offer is refused before any audio is charged or
+    any worker starts; a forged sample rate is refused; the audio is charged to the visitor's
+    budget, and another visitor is not held back."""
+    store = ModelStore(loader=tiny_loader, pinned="tiny", allowed=["tiny"])
+    quota = ClientQuota(seconds=1.0, window_s=600)
+    for name in ("/etc", "../../", "owner/unlisted"):
+        with pytest.raises(gr.Error, match="is not offered on this server"):
+            live_tab.on_chunk(store, name, (48_000, silence(0.1)), None, quota, "a")
+    view = live_tab.LiveView(LiveSession(ModelRunner(store.get("tiny"))))
+    try:
+        for rate in (1, 0, 50_000_017, "48000; rm", float("nan")):
+            with pytest.raises(gr.Error, match="sample rate"):
+                live_tab.on_chunk(store, "tiny", (rate, silence(0.1)), view, quota, "a")
+        for _ in range(10):  # the whole budget, in the browser's 0.1 s chunks
+            assert live_tab.on_chunk(store, "tiny", (48_000, silence(0.1)), view, quota, "a") is view
+        assert view.session.heard_seconds == pytest.approx(1.0)
+        with pytest.raises(gr.Error, match="at most 1 s of audio per visitor"):
+            live_tab.on_chunk(store, "tiny", (48_000, silence(0.1)), view, quota, "a")
+        assert view.session.heard_seconds == pytest.approx(1.0)  # the refused chunk was not fed
+        live_tab.on_chunk(store, "tiny", (48_000, silence(0.5)), view, quota, "b")
+    finally:
+        view.session.close()
+
+
+def test_tiny_chunks_are_charged_what_the_browser_sends():
+    store = ModelStore(loader=tiny_loader, pinned="tiny", allowed=["tiny"])
+    quota = ClientQuota(seconds=1.0, window_s=600)
+    view = live_tab.LiveView(LiveSession(ModelRunner(store.get("tiny"))))
+    try:
+        for _ in range(10):
+            live_tab.on_chunk(store, "tiny", (48_000, silence(0.0001)), view, quota, "a")
+        with pytest.raises(gr.Error, match="at most 1 s of audio per visitor"):
+            live_tab.on_chunk(store, "tiny", (48_000, silence(0.0001)), view, quota, "a")
+    finally:
+        view.session.close()

@@ -126,7 +126,7 @@ def public_app():
 
     store = ModelStore(loader=loader, pinned="tiny", allowed=serving.allowed)
     store.get("tiny")
-    demo = build_demo(store, quota=serving.quota)
+    demo = build_demo(store, quota=serving.quota, slots=serving.slots)
     launch(demo, serving, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     try:
         yield demo, loads

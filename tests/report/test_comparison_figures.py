@@ -1,7 +1,6 @@
 """The projector's output against the LLM's embeddings: densities, frame norms, dimension variance."""
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -27,12 +26,10 @@ def test_overlay_densities_integrate_to_one_minus_the_outside_mass(result):
     assert len(projected.y) == n + 1 and projected.line.shape == "hv"
     assert np.sum(projected.y[:n]) * projected.dx == pytest.approx(1 - comparison.outside_fraction, abs=1e-4)
     assert projected.x0 == pytest.approx(result.native.stats.min, rel=1e-5)
-    words = fig.layout.title.subtitle.text + " ".join(a.text for a in fig.layout.annotations)
+    words = (fig.layout.title.subtitle.text + " ".join(a.text for a in fig.layout.annotations)).replace("<br>", " ")
     assert f"{100 * comparison.outside_fraction:.1f}% of projector values" in words
-    for name, value in (("RMS ratio", comparison.rms_ratio), ("std ratio", comparison.std_ratio)):
-        assert float(re.search(name + r"\s+([-0-9.e]+)", words).group(1)) == pytest.approx(value, rel=0.01)
-    assert re.search(r"mean gap\s+[-0-9.e]+", words)
-    assert f"total variation  {comparison.total_variation:.2f}" in words
+    # The ratios are the verdict table's, not repeated on the figure in another format.
+    assert "RMS ratio" not in words and "total variation" not in words
     below, above = comparison.histogram.below, comparison.histogram.above
     total = sum(comparison.histogram.counts) + below + above
     assert f"{100 * below / total:.1f}% below" in words and f"{100 * above / total:.1f}% above" in words

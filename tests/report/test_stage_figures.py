@@ -12,11 +12,21 @@ def result():
     return traced_result(tiny_tokenizer())
 
 
-def test_one_panel_per_stage_then_the_llm_embeddings(result):
+def drawn_order(result):
+    """The stages in pipeline order, the LLM's embeddings right after the projector's output."""
+    stages = list(result.stages)
+    output = next(i for i, s in enumerate(stages) if result.role(s.name) == "projector output")
+    return stages[: output + 1] + [result.native.stats] + stages[output + 1 :]
+
+
+def test_one_panel_per_stage_with_the_llm_embeddings_beside_the_projector_output(result):
     fig = plots.stage_histograms(result)
-    panels = list(result.stages) + [result.native.stats]
+    panels = drawn_order(result)
     assert [t.name for t in bars(fig)] == [s.name for s in panels]
-    assert panels[0].name == "encoder output" and panels[-2].name == "generated tokens"
+    assert panels[0].name == "encoder output" and panels[-1].name == "generated tokens"
+    # The projector's output and the embeddings share a row, side by side.
+    output, native = (panel_axes(fig, t) for t in bars(fig) if t.name in ("post-norm", "LLM token embeddings"))
+    assert output[1].domain == native[1].domain and output[0].domain[1] < native[0].domain[0]
     assert not [t for t in fig.data if t.type == "histogram"]  # pre-binned counts only
     titles = [a.text for a in fig.layout.annotations][: len(panels)]
     for stats, title in zip(panels, titles):
@@ -29,12 +39,14 @@ def test_one_panel_per_stage_then_the_llm_embeddings(result):
         assert shape.xref == (trace.xaxis or "x") and shape.x0 == pytest.approx(stats.mean, rel=1e-5, abs=1e-9)
     assert fig.layout.height and fig.layout.bargap == 0
     columns = {round(panel_axes(fig, t)[0].domain[0], 3) for t in bars(fig)}
-    assert len(columns) in (3, 4)
+    assert len(columns) in (4, 5)
+    compact = plots.stage_histograms(result, compact=True)  # a phone: two to a row
+    assert len({round(panel_axes(compact, t)[0].domain[0], 3) for t in bars(compact)}) == 2
 
 
 def test_bar_heights_and_positions_are_the_traced_histograms(result):
     fig = plots.stage_histograms(result)
-    panels = list(result.stages) + [result.native.stats]
+    panels = drawn_order(result)
     for trace, stats in zip(bars(fig), panels):
         counts = stats.histogram.counts
         np.testing.assert_array_equal(np.asarray(trace.y), counts)
@@ -45,7 +57,9 @@ def test_bar_heights_and_positions_are_the_traced_histograms(result):
 
 def test_shared_range_gives_every_stage_the_same_x_range(result):
     fig = plots.stage_histograms(result, shared_range=True)
-    stage_bars, native_bar = bars(fig)[:-1], bars(fig)[-1]
+    stage_bars = [t for t in bars(fig) if t.name != "LLM token embeddings"]
+    (native_bar,) = [t for t in bars(fig) if t.name == "LLM token embeddings"]
+    stage_bars.sort(key=lambda t: [s.name for s in result.stages].index(t.name))
     shared = result.stages[0].shared_histogram
     ranges = {tuple(panel_axes(fig, t)[0].range) for t in stage_bars}
     assert len(ranges) == 1

@@ -86,3 +86,26 @@ def test_a_warm_start_carries_its_predecessors_history_and_says_where_it_joined(
 def test_a_missing_history_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no history.jsonl"):
         load_history(tmp_path)
+
+
+def test_the_history_command_tables_each_snapshot_and_its_json_has_one_entry_per_step(tmp_path, capsys):
+    from tiny_audio.cli import main
+
+    model = tiny_pipeline()
+    history = recorder(model, tmp_path / "run")
+    history.start({"how": "fresh"})
+    history.record("init", 0)
+    history.record("lm", 100)
+    assert main(["history", str(tmp_path / "run")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["run", "stage", "step", "WER"]
+    assert [line.split()[1:3] for line in table[2:4]] == [["init", "0"], ["lm", "100"]]
+    assert "run: fresh" in table[-1]
+    assert main(["history", str(tmp_path / "run"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(s["stage"], s["step"]) for s in data["steps"]] == [("init", 0), ("lm", 100)]
+    speech = data["steps"][0]["probes"]["speech"]
+    transcript = model.transcribe(speechlike(1.5, seed=1), beams=1).text  # the same weights, still untrained
+    assert speech["text"] == transcript and "post-norm" in speech["stages"]
+    assert main(["history", str(tmp_path / "nothing")]) == 1
+    assert "no such history" in capsys.readouterr().err

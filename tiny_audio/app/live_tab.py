@@ -7,6 +7,10 @@ shared by all visitors and started with the app for the default model: the serve
 it needs to take every chunk. Two timers redraw the page from the newest finished update: the
 transcript and status four times a second, the plots once a second (they cost the server ~50 ms
 each). Stopping the recording decodes the uncommitted tail once more.
+
+Every chunk goes through Transcribe's checks: the model must be one this server offers (public
+mode), the chunk's sample rate one audio is recorded at, and its audio is charged to the visitor's
+budget (public mode), so a live recording and uploads draw on the same seconds.
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ from __future__ import annotations
 from typing import Optional
 
 import gradio as gr
+import numpy as np
 
+from tiny_audio.app.run import refuse
+from tiny_audio.app.serving import ClientQuota, QuotaExceeded, client_id
 from tiny_audio.app.store import DEFAULT_MODEL
 from tiny_audio.live.streaming import LiveSession, LiveUpdate
 from tiny_audio.live.worker import shared_runner
+from tiny_audio.pipeline.audio import AudioError, check_rate
 from tiny_audio.report import plots
 
 STREAM_EVERY_S = 0.1  # what Gradio 6's microphone sends anyway
@@ -81,17 +89,32 @@ def on_start():
     return "recording… waiting for the microphone's first audio", gr.Timer(active=True), gr.Timer(active=True)
 
 
-def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView]) -> Optional[LiveView]:
-    """A streamed chunk ``(rate, samples)``: append it and return at once."""
+def on_chunk(store, model_spec: str, chunk, view: Optional[LiveView], quota: Optional[ClientQuota] = None,
+             client: str = "local") -> Optional[LiveView]:
+    """A streamed chunk ``(rate, samples)``: check it, charge it to ``client``'s budget (public
+    mode), append it and return at once. A refusal is a ``gr.Error`` for the person."""
     if chunk is None:
         return view
     if view is None:
         try:
-            runner = start_worker(store, model_spec)
-        except ValueError as error:  # refused, or a malformed name
-            raise gr.Error(str(error).splitlines()[0]) from None
-        view = LiveView(LiveSession(runner, max_seconds=WINDOW_SECONDS))
+            store.resolve((model_spec or DEFAULT_MODEL).strip())  # before any audio is charged
+        except ValueError as error:  # refused, or a malformed name: the visitor's own words
+            raise refuse(str(error).splitlines()[0], scrub=False) from None
     rate, samples = chunk
+    try:
+        rate = check_rate(rate)  # a forged rate would make the runs resample without bound
+    except AudioError as error:
+        raise refuse(str(error)) from None
+    if quota is not None:
+        # A chunk is charged at least what the browser sends each time: countless empty chunks
+        # cannot grow the visitor's record of charges.
+        seconds = max(np.shape(samples), default=0) / rate
+        try:
+            quota.charge(client, max(seconds, STREAM_EVERY_S))
+        except QuotaExceeded as error:
+            raise refuse(str(error), "over quota") from None
+    if view is None:
+        view = LiveView(LiveSession(start_worker(store, model_spec), max_seconds=WINDOW_SECONDS))
     view.session.feed(samples, rate)
     return view
 
@@ -145,8 +168,9 @@ def _close(view: Optional[LiveView]) -> None:
         view.session.close(wait=False)
 
 
-def build_live_tab(store, model_box) -> None:
-    """Add the Live tab to the Blocks being built; ``model_box`` names the model to use."""
+def build_live_tab(store, model_box, quota: Optional[ClientQuota] = None) -> None:
+    """Add the Live tab to the Blocks being built; ``model_box`` names the model to use, ``quota``
+    bounds each visitor's audio (public mode)."""
     if store.is_loaded(DEFAULT_MODEL):
         start_worker(store, DEFAULT_MODEL)  # it loads while the page is still being opened
     with gr.Tab("Live"):
@@ -163,8 +187,12 @@ def build_live_tab(store, model_box) -> None:
         timers = [text_timer, plot_timer]
         quiet = dict(api_visibility="private", show_progress="hidden")  # no spinner or clock in the status
         mic.start_recording(on_start, None, [status] + timers, **quiet)
+
+        def on_stream(spec, chunk, current, request: gr.Request = None):
+            return on_chunk(store, spec, chunk, current, quota, client_id(request))
+
         mic.stream(
-            lambda spec, chunk, current: on_chunk(store, spec, chunk, current),
+            on_stream,
             [model_box, mic, view],
             view,
             stream_every=STREAM_EVERY_S,

@@ -15,7 +15,7 @@ from typing import Optional
 import gradio as gr
 import torch
 
-from tiny_audio.app.serving import ClientQuota, QuotaExceeded
+from tiny_audio.app.serving import ClientQuota, ClientSlots, QuotaExceeded, TooManyRequests
 from tiny_audio.app.store import DEFAULT_MODEL, ModelRefused, ModelStore, shown_name
 from tiny_audio.loading.nano import NANO_BEAMS
 from tiny_audio.pipeline.audio import AudioError, load_audio
@@ -61,6 +61,19 @@ def refuse(message: str, kind: str = "refused", scrub: bool = True) -> gr.Error:
     message = without_paths(message) if scrub else message
     log.info("%s: %s", kind, message)
     return gr.Error(message, print_exception=False)
+
+
+def admit(slots: Optional[ClientSlots], client: str) -> Optional[str]:
+    """Before a press joins the queue: None when it may, else why not (logged as one line). Once
+    admitted, the press holds a place in ``slots`` until its handler gives it back."""
+    if slots is None:
+        return None
+    try:
+        slots.take(client)
+    except TooManyRequests as error:
+        log.info("too many requests: %s", error)
+        return str(error)
+    return None
 
 
 def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, progress=gr.Progress(),

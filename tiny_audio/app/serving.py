@@ -4,7 +4,9 @@ Public mode is on by default when the app is reachable beyond this machine (a se
 than localhost) or runs on a Hugging Face Space, and can be forced either way with
 ``TINY_AUDIO_PUBLIC=1|0``. In public mode a visitor may choose only the models the operator lists
 in ``TINY_AUDIO_ALLOWED_MODELS`` (comma-separated; ``nano`` and ``TINY_AUDIO_MODEL`` are always
-offered), never a server path, and each visitor has a budget of audio per ten minutes.
+offered), never a server path, each visitor has a budget of audio per ten minutes, and may have at most
+``CLIENT_PENDING`` requests waiting or running at once (more are refused when they ask to join the
+queue, so they never take a place in it).
 
 Every event goes through the queue (``api_open=False``: Gradio's direct REST route is closed),
 the queue is bounded, uploads are capped, and Gradio's cache of uploads and outputs expires.
@@ -38,6 +40,13 @@ CACHE_MAX_AGE_S = 900
 # per 10 minutes: about 3 minutes of CPU on two cores with nano's beam search).
 CLIENT_AUDIO_SECONDS = 120.0
 CLIENT_WINDOW_S = 600.0
+# Public mode: model runs one visitor may have waiting or running at once (a second tab, or a press
+# while another tab's run waits). With QUEUE_SIZE 32, one visitor never holds more than a sixteenth
+# of the queue.
+CLIENT_PENDING = 2
+# A place whose request left the queue without running (Gradio drops the requests of a tab that
+# closed while they waited) is free again after this long: the longest a full queue takes to drain.
+PENDING_EXPIRY_S = 1800.0
 
 
 class QuotaExceeded(RuntimeError):
@@ -74,12 +83,55 @@ class ClientQuota:
             charges.append((now, seconds))
 
 
+class TooManyRequests(RuntimeError):
+    """A visitor who already has ``CLIENT_PENDING`` requests waiting or running."""
+
+
+@dataclass
+class ClientSlots:
+    """Places per visitor in the model's queue. One is taken when a request asks to join the queue
+    (a refused request costs nothing and holds nothing) and given back when its run ends."""
+
+    limit: int = CLIENT_PENDING
+    expiry_s: float = PENDING_EXPIRY_S
+    max_clients: int = 10_000  # the oldest visitors are forgotten first: memory stays bounded
+    _taken: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, client: str, now: Optional[float] = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            taken = self._taken.pop(client, deque())
+            while taken and taken[0] <= now - self.expiry_s:
+                taken.popleft()
+            self._taken[client] = taken
+            while len(self._taken) > self.max_clients:
+                self._taken.popitem(last=False)
+            if len(taken) >= self.limit:
+                raise TooManyRequests(f"You already have {self.limit} requests waiting or running on this server; "
+                                      "wait for one to finish, then try again.")
+            taken.append(now)
+
+    def give_back(self, client: str) -> None:
+        with self._lock:
+            taken = self._taken.get(client)
+            if taken:
+                taken.popleft()
+            if not taken:
+                self._taken.pop(client, None)
+
+    def held(self, client: str) -> int:
+        with self._lock:
+            return len(self._taken.get(client, ()))
+
+
 @dataclass(frozen=True)
 class Serving:
     public: bool
     offered: tuple[str, ...]  # the model box's choices; in public mode the only names accepted
     server_name: str
     quota: Optional[ClientQuota] = None
+    slots: Optional[ClientSlots] = None
 
     @property
     def allowed(self) -> Optional[tuple[str, ...]]:
@@ -99,7 +151,9 @@ def serving_from_env(default_model: str, environ=None) -> Serving:
         public = bool(environ.get("SPACE_ID")) or server_name.strip().lower() not in LOCAL_HOSTS
     listed = [name.strip() for name in environ.get(ALLOWED_ENV, "").split(",") if name.strip()]
     offered = tuple(dict.fromkeys(["nano", default_model, *listed]))
-    return Serving(public, offered, server_name, ClientQuota() if public else None)
+    if not public:
+        return Serving(False, offered, server_name)
+    return Serving(True, offered, server_name, ClientQuota(), ClientSlots())
 
 
 def client_id(request) -> str:

@@ -16,8 +16,9 @@ import gradio as gr
 from tiny_audio.paths import ASSETS
 from tiny_audio.pipeline.history import History, load_history
 from tiny_audio.report import plots
-from tiny_audio.report.plots.history import loss_figure, stage_story
-from tiny_audio.report.words import align_words, word_error_rate
+from tiny_audio.report.plots.history import loss_figure
+from tiny_audio.report.plots.story import stage_story
+from tiny_audio.report.words import word_diff, word_error_rate
 
 TRAINING_HELP = """How the shipped nano model got here. During training the model was stopped every
 few steps and each **probe clip** (the example clips and one real human voice from the training data)
@@ -27,21 +28,6 @@ nearest tokens turn into words and the greedy transcript come together. The firs
 projector before any training (random weights, seeded)."""
 
 PLAY_SECONDS = 1.2  # between two steps while playing
-
-
-def word_diff(reference: str, text: str) -> str:
-    """The transcript's words against the reference, as Markdown: ~~missed~~ and **heard instead**."""
-    parts = []
-    for edit in align_words(reference, text):
-        if edit.op == "same":
-            parts.append(edit.reference)
-        elif edit.op == "sub":
-            parts.append(f"~~{edit.reference}~~ **{edit.hypothesis}**")
-        elif edit.op == "del":
-            parts.append(f"~~{edit.reference}~~")
-        else:
-            parts.append(f"**{edit.hypothesis}**")
-    return " ".join(parts)
 
 
 def snapshot_views(history: History, index: int, probe: str) -> list:

@@ -23,6 +23,7 @@ from tiny_audio.loading.trained_weights import (
     apply_course_lora,
     apply_full_decoder_weights,
     apply_peft_adapter,
+    uses_peft_adapter,
 )
 from tiny_audio.pipeline.encoders import load_encoder
 from tiny_audio.pipeline.model import AudioLLM
@@ -35,7 +36,7 @@ SUPPORTED_PROJECTOR_TYPES = (None, "mlp")
 
 def load_checkpoint(spec: str, device: Optional[str] = None, dtype: Optional[torch.dtype] = None) -> AudioLLM:
     """A Tiny Audio checkpoint from a local directory or a Hub id (``owner/name[@revision]``)."""
-    directory = checkpoint_directory(spec)
+    directory = checkpoint_directory(spec, check=check_config)
     config = read_config(directory)
     combined = read_safetensors(directory / "model.safetensors") if (directory / "model.safetensors").is_file() else {}
     projector = _projector(directory, config, combined)
@@ -62,7 +63,7 @@ def load_checkpoint(spec: str, device: Optional[str] = None, dtype: Optional[tor
     applied += [lora] if lora else []
     notes += [note] if note else []
     if (directory / ADAPTER_CONFIG).is_file():
-        if config.get("use_lora", True):
+        if uses_peft_adapter(config):
             decoder = apply_peft_adapter(decoder, directory)
             applied.append("decoder LoRA adapter")
         else:  # Tiny Audio itself loads the adapter only when use_lora is set
@@ -82,17 +83,25 @@ def read_config(directory: Path) -> dict:
     if not config_path.is_file():
         raise ValueError(f"'{directory}' has no config.json: not a Tiny Audio checkpoint")
     config = json.loads(config_path.read_text())
-    for key in ("audio_model_id", "text_model_id"):
-        if not config.get(key):
-            raise ValueError(f"{config_path} lacks '{key}': not a Tiny Audio checkpoint")
+    check_config(config, str(config_path))
     return config
 
 
-def _projector(directory: Path, config: dict, combined: dict[str, torch.Tensor]) -> torch.nn.Module:
+def check_config(config, where: str = "config.json") -> None:
+    """``ValueError`` unless ``config`` (read from ``where``) is a Tiny Audio checkpoint's config
+    with a projector this app runs: checked before a Hub checkpoint's weights are fetched."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{where} is not a JSON object: not a Tiny Audio checkpoint")
+    for key in ("audio_model_id", "text_model_id"):
+        if not config.get(key) or not isinstance(config[key], str):
+            raise ValueError(f"{where} lacks '{key}': not a Tiny Audio checkpoint")
     projector_type = config.get("projector_type")
     if projector_type not in SUPPORTED_PROJECTOR_TYPES:
         raise ValueError(f"config.json's projector_type '{projector_type}' is not supported: this app runs the "
                          "course's SwiGLU and Tiny Audio's MLP projectors")
+
+
+def _projector(directory: Path, config: dict, combined: dict[str, torch.Tensor]) -> torch.nn.Module:
     state = read_projector_state(directory, combined)
     return projector_from_state_dict(state, _stack_rate(config, state))
 

@@ -67,15 +67,23 @@ def load_nano(
 
 
 def nano_notice(evaluation: Optional[Path]) -> str:
-    """What the trained nano model is: its measured held-out WER and what it never saw."""
+    """What the trained nano model is: its measured word error rate on real human voices (when
+    the evaluation has them), else on the synthetic held-out set, and what it never heard."""
     if evaluation is None or not evaluation.is_file():
         return "Trained on synthetic text-to-speech only and not evaluated here; expect errors on real voices."
     report = json.loads(evaluation.read_text())
+    decoding = decoding_text(int(report.get("beams", 1)))
+    human = report.get("human_table", {}).get("all")
+    if human:
+        whisper = human.get("whisper_wer")
+        versus = f" (Whisper tiny.en: {100 * whisper:.0f}%; both {decoding})" if whisper is not None else f" ({decoding})"
+        return (f"Trained on synthetic speech and recorded game voices: word error rate "
+                f"{100 * human['nano_wer']:.0f}% on {human['clips']} clips of real human voices it never heard"
+                f"{versus}. Studio voices only: accents, microphones and noisy rooms will make more errors.")
     table = report["table"]
     parts = [f"{100 * table[g]['nano_wer']:.0f}% on {label}" for g, label in
              (("piper", "the Piper voice"), ("all", "all engines")) if g in table]
     whisper = table["all"].get("whisper_wer")
-    decoding = decoding_text(int(report.get("beams", 1)))
     versus = f" (Whisper tiny.en: {100 * whisper:.0f}%; both {decoding})" if whisper is not None else f" ({decoding})"
     return (f"Trained on synthetic text-to-speech only: held-out word error rate {', '.join(parts)}{versus}. "
             "Real voices, accents and noisy rooms were never in its training data; expect more errors.")

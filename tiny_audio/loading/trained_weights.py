@@ -27,6 +27,26 @@ from tiny_audio.loading.parts import read_safetensors
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 DECODER_PREFIX = "language_model."
+COURSE_LORA_PARTS = ("encoder", "decoder")
+
+
+def uses_peft_adapter(config: dict) -> bool:
+    """Whether a checkpoint's PEFT adapter is applied: Tiny Audio loads it only when the
+    config's ``use_lora`` is set (or absent)."""
+    return bool(config.get("use_lora", True))
+
+
+def course_lora_files(part: str) -> tuple[str, str]:
+    """The course era's settings and weights file names for ``part``."""
+    return f"{part}_lora_config.json", f"{part}.safetensors"
+
+
+def course_lora_rank(part: str, settings: dict) -> int:
+    """The rank of the course-era LoRA that ``settings`` (the part's ``*_lora_config.json``) asks
+    for, 0 for none: the decoder's when ``"peft_method": "lora"`` and ``r`` > 0, the encoder's
+    when ``r`` > 0, as that era's code applied them."""
+    rank = int(settings.get("r", 0) or 0)
+    return rank if rank > 0 and (part == "encoder" or settings.get("peft_method") == "lora") else 0
 
 
 def apply_full_decoder_weights(decoder: nn.Module, combined: dict[str, torch.Tensor]) -> bool:
@@ -73,11 +93,10 @@ def apply_course_lora(module: nn.Module, directory: Path, part: str) -> tuple[nn
     a weights file is there that that code would not apply either."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    config_path, weights_path = directory / f"{part}_lora_config.json", directory / f"{part}.safetensors"
+    config_path, weights_path = (directory / name for name in course_lora_files(part))
     settings = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    rank = int(settings.get("r", 0) or 0)
-    applies = rank > 0 and (part == "encoder" or settings.get("peft_method") == "lora")
-    if not applies:
+    rank = course_lora_rank(part, settings)
+    if not rank:
         note = (f"{weights_path.name} is not applied: {config_path.name} does not ask for a LoRA "
                 "(nor would Tiny Audio apply it)." if weights_path.is_file() else None)
         return module, None, note

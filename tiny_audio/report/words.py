@@ -51,3 +51,18 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     errors = sum(edit.op != "same" for edit in edits)
     count = len(words(reference))
     return errors / count if count else float(errors > 0)
+
+
+def word_diff(reference: str, hypothesis: str) -> str:
+    """The transcript's words against the reference, as Markdown: ~~missed~~ and **heard instead**."""
+    parts = []
+    for edit in align_words(reference, hypothesis):
+        if edit.op == "same":
+            parts.append(edit.reference)
+        elif edit.op == "sub":
+            parts.append(f"~~{edit.reference}~~ **{edit.hypothesis}**")
+        elif edit.op == "del":
+            parts.append(f"~~{edit.reference}~~")
+        else:
+            parts.append(f"**{edit.hypothesis}**")
+    return " ".join(parts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from collections import Counter
@@ -291,7 +292,7 @@ never used in training.
 {human_text(data)}
 
 ## Training (`python -m tiny_audio train`)
-{"A run that goes on from another (`--init`) starts from the weights that run kept." + chr(10) if len(chain) > 1 else ""}
+{"A run that goes on from another (`--init`) starts from the weights that run kept." + chr(10) if len(chain) > 1 else ""}{warm_text(chain)}
 | run | stage | what | clips | steps | batch | peak lr | frame masking | time | loss first → last 50 | validation loss (step kept) |
 |---|---|---|---:|---:|---:|---:|---|---:|---|---:|
 {rows}
@@ -312,6 +313,16 @@ decoder (the same encoder weights, its native 30 s window). Both decode alike: {
 {human_wer}
 {bar_text(evaluation['table'], evaluation.get('human_table'))}
 {comparisons}"""
+
+
+def warm_text(chain: list[TrainingRun]) -> str:
+    """Where a chain that starts from shipped weights (not a run folder) started."""
+    start = chain[0].init
+    if start is None:
+        return ""
+    return (f"{chain[0].name} started from the weights then in `{start.name}/` (not a run folder of its own: "
+            f"how they were trained is in the model card shipped with them, in the repository's history); the "
+            f"training time below counts only the runs listed.\n")
 
 
 def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optional[dict[str, Path]] = None) -> list[Path]:
@@ -346,6 +357,9 @@ def ship(run_dir: Path, dataset: Path, eval_json: Path, out: Path, others: Optio
 def shipped_history(run_dir: Path, chain: list[TrainingRun], every: int = 10) -> str:
     """The run's history file with each run's loss curves (one training step in ``every``)."""
     lines = [e for e in read_lines(run_dir / HISTORY) if e["type"] != "loss"]
+    for line in lines:  # a shipped file names folders, not where they were on the training machine
+        if line["type"] == "joined":
+            line.update({k: re.sub(r"/(?:[^/\s]+/)+([^/\s]+)", r"\1", v) for k, v in line.items() if isinstance(v, str)})
     for run in chain:
         lines += [{"type": "loss", **vars(curve)} for curve in loss_curves(run.entries, run.name, every)]
     return "".join(json.dumps(line) + "\n" for line in lines)

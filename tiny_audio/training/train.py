@@ -246,7 +246,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     history = None
     if args.history_every:
         history = HistoryRecorder(model, probe_clips(args.dataset), args.out, args.history_every)
-        history.start({"how": f"warm from {args.init}" if args.init else "fresh"}, args.init)
+        history.start({"how": f"warm from {args.init.name}/" if args.init else "fresh"}, args.init)
     if args.init:
         if history and not any(e["type"] == "snapshot" for e in read_lines(history.path)):
             history.record("init", 0)  # where nothing has been trained yet: the lesson's baseline

@@ -19,27 +19,33 @@ from tiny_audio.report.plots.comparison import dimension_variance, frame_norms, 
 from tiny_audio.report.plots.explorers import activation_histograms, stage_grid_figure
 from tiny_audio.report.plots.payload import figure_payload_bytes
 from tiny_audio.report.plots.stages import Panel, histogram_grid, stage_histograms
+from tiny_audio.report.plots.story import stage_story
+from tiny_audio.report.plots.style import message_figure
 from tiny_audio.report.plots.tokens import (
     ENVELOPE_MAX_POINTS,
     nearest_tokens,
     readable_token,
     waveform_envelope,
 )
+from tiny_audio.report.plots.verdict import dimension_agreement
 
 __all__ = [
     "ENVELOPE_MAX_POINTS",
     "Panel",
     "activation_histograms",
+    "dimension_agreement",
     "dimension_variance",
     "figure_payload_bytes",
     "frame_norms",
     "histogram_grid",
+    "message_figure",
     "nearest_tokens",
     "projector_vs_llm",
     "readable_token",
     "shape_text",
     "stage_grid_figure",
     "stage_histograms",
+    "stage_story",
     "top_share",
     "waveform_envelope",
 ]

@@ -18,11 +18,11 @@ from tiny_audio.report.plots.style import (
     layout,
     message_figure,
     round_layout,
-    x_range,
 )
 
 if TYPE_CHECKING:
     from tiny_audio.pipeline.result import TranscriptionResult
+    from tiny_audio.pipeline.trace import Histogram
 
 
 def projector_vs_llm(result: TranscriptionResult) -> go.Figure:
@@ -68,41 +68,41 @@ def projector_vs_llm(result: TranscriptionResult) -> go.Figure:
             hovertemplate="%{x:.3g}: density %{y:.3g}<extra>projector</extra>",
         )
     )
-    numbers = "<br>".join(
-        [
-            f"RMS ratio  {short(comparison.rms_ratio)}×",
-            f"std ratio  {short(comparison.std_ratio)}×",
-            f"mean gap  {short(comparison.mean_gap)}",
-            f"total variation  {comparison.total_variation:.2f}",
-        ]
-    )
-    fig.add_annotation(
-        text=numbers, x=0.99, y=0.97, xref="paper", yref="paper", xanchor="right", yanchor="top",
-        align="left", showarrow=False, bgcolor="rgba(255,255,255,0.85)", bordercolor="#ccc", borderpad=6,
-    )
     # Where the missing mass went, at the edge it fell off.
     hi = lo + width * n
-    edge_note = dict(
-        xref="x", yref="paper", y=0.5, showarrow=False, font=dict(color=PROJECTOR_COLORS[1]),
-        bgcolor="rgba(255,255,255,0.85)",
-    )
+    edge_note = dict(xref="paper", yref="paper", showarrow=False, font=dict(color=PROJECTOR_COLORS[1]))
     if hist.below:
         text = f"◀ {100 * hist.below / total:.1f}% below {short(lo)}"
-        fig.add_annotation(text=text, x=round_layout(lo), xanchor="left", **edge_note)
+        fig.add_annotation(text=text, x=0, y=0.6, xanchor="left", **edge_note)
     if hist.above:
         text = f"{100 * hist.above / total:.1f}% above {short(hi)} ▶"
-        fig.add_annotation(text=text, x=round_layout(hi), xanchor="right", **edge_note)
+        fig.add_annotation(text=text, x=1, y=0.4, xanchor="right", **edge_note)
     subtitle = (
         f"{100 * comparison.outside_fraction:.1f}% of projector values fall outside the LLM's range "
-        f"[{short(lo)}, {short(hi)}] and are not drawn"
+        f"[{short(lo)}, {short(hi)}]<br>the x axis spans the middle 99.8% of both"
     )
     fig.update_layout(
-        **layout(title, 360, subtitle=subtitle, bargap=0, showlegend=True),
-        legend=dict(x=0.01, y=0.97, xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.85)"),
+        **layout(title, 400, subtitle=subtitle, bargap=0, showlegend=True),
+        legend=dict(orientation="h", x=0, y=0, xanchor="left", yanchor="bottom", yref="container"),
     )
-    fig.update_xaxes(title="value", range=x_range(native.histogram))
+    fig.update_layout(margin=dict(b=110))  # the legend sits under the axis
+    # The axis spans where both densities hold their mass, not the embeddings' rare extremes.
+    fig.update_xaxes(title="value", range=mass_range(native.histogram, hist))
     fig.update_yaxes(title="density", rangemode="tozero")
     return fig
+
+
+def mass_range(*histograms: Histogram, share: float = 0.998) -> list[float]:
+    """The x range holding the central ``share`` of every histogram's in-range values (all on
+    the same edges), a bin's margin either side."""
+    edges = histograms[0].edges
+    lo, hi = len(edges) - 2, 0
+    for histogram in histograms:
+        cumulative = np.cumsum(histogram.counts) / max(sum(histogram.counts), 1)
+        lo = min(lo, int(np.searchsorted(cumulative, (1 - share) / 2)))
+        hi = max(hi, int(np.searchsorted(cumulative, 1 - (1 - share) / 2)))
+    lo, hi = max(lo - 1, 0), min(hi + 2, len(edges) - 1)
+    return [round_layout(edges[lo]), round_layout(edges[hi])]
 
 
 def frame_norms(result: TranscriptionResult) -> go.Figure:
@@ -135,7 +135,7 @@ def frame_norms(result: TranscriptionResult) -> go.Figure:
             y=round_layout(typical), line=dict(color=NATIVE_COLOR, width=2, dash="dash"),
             annotation=dict(
                 text=f"typical token embedding norm {short(typical)}", font=dict(color=NATIVE_COLOR),
-                bgcolor="rgba(255,255,255,0.85)", yshift=4,
+                yshift=4,
             ),
             annotation_position="top left",
         )

@@ -1,6 +1,5 @@
-"""Figures of the training history: the loss curves with the shown step marked, and the
-pipeline's scale story (RMS, spread and largest value at every stage) against the LLM's own
-embeddings — the numbers that training moves."""
+"""Figures of the training history: the loss curves with the shown step marked (the scale at
+every stage is ``story.stage_story``)."""
 
 from __future__ import annotations
 
@@ -9,12 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-from tiny_audio.pipeline.stages import GENERATED
-from tiny_audio.report.plots.style import ENCODER_COLOR, NATIVE_COLOR, PROJECTOR_COLORS, layout, message_figure, round_layout
+from tiny_audio.report.plots.style import layout, message_figure
 
 if TYPE_CHECKING:
     from tiny_audio.pipeline.history import History, Snapshot
-    from tiny_audio.pipeline.result import TranscriptionResult
 
 
 def stage_offsets(history: History) -> dict[tuple[str, str], int]:
@@ -58,33 +55,4 @@ def loss_figure(history: History, current: Snapshot) -> go.Figure:
                       legend=dict(orientation="h", y=-0.4, x=0))
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="loss", type="log")
-    return fig
-
-
-def stage_story(result: TranscriptionResult, title: str = "The scale at each stage") -> go.Figure:
-    """RMS, spread (σ) and largest |value| of every traced stage on one log axis, with the LLM's
-    own embeddings as the band the projector's output should land in."""
-    stages = [s for s in result.stages if result.role(s.name) != GENERATED]
-    if not stages:
-        return message_figure(title, "No trace for this run.")
-    names = [s.name for s in stages]
-    series = {"RMS": [s.rms for s in stages], "σ (spread)": [s.std for s in stages],
-              "max |x|": [max(abs(s.min), abs(s.max)) for s in stages]}
-    colors = {"RMS": PROJECTOR_COLORS[1], "σ (spread)": PROJECTOR_COLORS[0], "max |x|": ENCODER_COLOR}
-    fig = go.Figure()
-    for label, values in series.items():
-        fig.add_trace(go.Scatter(x=names, y=np.asarray(values, dtype=np.float32), mode="lines+markers", name=label,
-                                 line=dict(color=colors[label]), hovertemplate="%{x}: %{y:.3g}<extra>" + label + "</extra>"))
-    subtitle = "log scale · the encoder's scale, reset by RMSNorm, grown by the SwiGLU, set by the last RMSNorm"
-    if result.native is not None:
-        native = result.native.stats
-        fig.add_hrect(y0=round_layout(native.std), y1=round_layout(max(abs(native.min), abs(native.max))),
-                      fillcolor=NATIVE_COLOR, opacity=0.12, line_width=0)
-        fig.add_hline(y=round_layout(native.rms), line=dict(color=NATIVE_COLOR, width=2, dash="dash"),
-                      annotation=dict(text=f"LLM embeddings: RMS {native.rms:.3g} (band: σ to max |x|)",
-                                      font=dict(color=NATIVE_COLOR)), annotation_position="bottom left")
-    fig.update_layout(**layout(title, 320, subtitle=subtitle, showlegend=True),
-                      legend=dict(orientation="h", y=-0.3, x=0))
-    fig.update_yaxes(type="log", title="value scale")
-    fig.update_xaxes(tickangle=-30)
     return fig

@@ -26,11 +26,14 @@ class Panel(NamedTuple):
     color: str
 
 
-def stage_histograms(result: TranscriptionResult, log_y: bool = False, shared_range: bool = False) -> go.Figure:
-    """One panel per traced stage, in pipeline order, plus the LLM's own token embeddings.
+def stage_histograms(result: TranscriptionResult, log_y: bool = False, shared_range: bool = False,
+                     compact: bool = False) -> go.Figure:
+    """One panel per traced stage, in pipeline order, with the LLM's own token embeddings right
+    beside the projector's output (the pair to compare).
 
     ``shared_range`` draws every stage over the range shared by all of them (the native panel
-    keeps its own); ``log_y`` makes the count axes logarithmic.
+    keeps its own); ``log_y`` makes the count axes logarithmic; ``compact`` lays the panels out
+    two to a row, for a phone.
     """
     title = "Values at each stage of the pipeline"
     if result.trace is None or not result.trace.stages:
@@ -39,37 +42,54 @@ def stage_histograms(result: TranscriptionResult, log_y: bool = False, shared_ra
     roles = [result.role(s.name) for s in stages]
     # Shades of blue run over the projector stages that were traced, in order.
     projector_names = [s.name for s, role in zip(stages, roles) if role in (PROJECTOR, PROJECTOR_OUTPUT)]
-    panels: list[tuple[StageStats, Histogram, str]] = []
+    panels: list[Optional[tuple[StageStats, Histogram, str]]] = []
     for stats, role in zip(stages, roles):
         histogram = stats.shared_histogram if shared_range and stats.shared_histogram else stats.histogram
         index = projector_names.index(stats.name) if stats.name in projector_names else 0
         panels.append((stats, histogram, stage_color(role, index, len(projector_names))))
+    output = next((i for i, role in enumerate(roles) if role == PROJECTOR_OUTPUT), len(panels) - 1)
+    cols = 2 if compact else 5 if len(panels) + 1 > 8 else 4
     if result.native is not None:
-        panels.append((result.native.stats, result.native.stats.histogram, NATIVE_COLOR))
+        if output % cols == cols - 1:  # a blank first, so that the output and the embeddings share a row
+            panels.insert(output, None)
+            output += 1
+        panels.insert(output + 1, (result.native.stats, result.native.stats.histogram, NATIVE_COLOR))
 
-    subtitle = "dashed line = mean" + (" · one shared x range for the pipeline stages" if shared_range else "")
-    grid = [
-        Panel(s.name, f"<b>{s.name}</b> {shape_text(s.shape)}<br>μ={short(s.mean)} σ={short(s.std)}", histogram,
-              s.mean, color)
-        for s, histogram, color in panels
-    ]
-    return histogram_grid(title, grid, cols=4 if len(grid) > 9 else 3, log_y=log_y, subtitle=subtitle)
+    subtitle = ("orange: the encoder · blues: the projector's steps · green: the LLM's side<br>dashed line: the mean · "
+                + ("one x range for the pipeline stages" if shared_range else "each panel its own x range"))
+    grid = [None if panel is None else _stage_panel(*panel, compact=compact) for panel in panels]
+    return histogram_grid(title, grid, cols=cols, log_y=log_y, subtitle=subtitle, x_title="value")
+
+
+def _stage_panel(s: StageStats, histogram: Histogram, color: str, compact: bool = False) -> Panel:
+    if compact:  # a phone's half width holds the name, not the name and the shape
+        title = f"<b>{s.name}</b><br>σ={short(s.std)}"
+    else:
+        title = f"<b>{s.name}</b> {shape_text(s.shape)}<br>σ={short(s.std)} μ={short(s.mean)}"
+    return Panel(s.name, title, histogram, s.mean, color)
 
 
 def histogram_grid(
     title: str,
-    panels: Sequence[Panel],
+    panels: Sequence[Optional[Panel]],
     cols: int = 3,
     log_y: bool = False,
     subtitle: Optional[str] = None,
+    x_title: Optional[str] = None,
 ) -> go.Figure:
-    """Pre-binned histograms as bar panels, the mean of each marked with a dashed line."""
+    """Pre-binned histograms as bar panels, the mean of each marked with a dashed line; a None
+    panel leaves its place blank."""
     rows = math.ceil(len(panels) / cols)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[p.title for p in panels], horizontal_spacing=0.05,
-        vertical_spacing=0.5 / rows,
+        rows=rows, cols=cols, subplot_titles=[p.title if p else "" for p in panels],
+        horizontal_spacing=0.08 if cols <= 2 else 0.05, vertical_spacing=0.5 / rows,
     )
-    for i, (name, _, histogram, mean, color) in enumerate(panels):
+    for i, panel in enumerate(panels):
+        if panel is None:
+            fig.update_xaxes(visible=False, row=i // cols + 1, col=i % cols + 1)
+            fig.update_yaxes(visible=False, row=i // cols + 1, col=i % cols + 1)
+            continue
+        name, _, histogram, mean, color = panel
         row, col = i // cols + 1, i % cols + 1
         lo, width, _ = bins(histogram)
         fig.add_trace(
@@ -89,9 +109,16 @@ def histogram_grid(
 
     # Subplot titles are two lines above each panel: the top row's need room under the title.
     fig.update_layout(**layout(title, 100 + 190 * rows, subtitle=subtitle, top=32, bargap=0))
+    if x_title:
+        fig.update_layout(margin=dict(b=60))
     fig.update_annotations(font=dict(size=11))
-    fig.update_xaxes(nticks=5)
-    fig.update_yaxes(nticks=4, type="log" if log_y else "linear", exponentformat="SI")
+    fig.update_xaxes(nticks=4 if cols <= 2 else 5)
+    # On a log axis only the powers of ten are labelled: "1", "100", "10k", never "2 5 2 5".
+    fig.update_yaxes(nticks=4, type="log" if log_y else "linear", exponentformat="SI", **({"dtick": 1} if log_y else {}))
     for row in range(1, rows + 1):
         fig.update_yaxes(title=dict(text="count (log)" if log_y else "count", font=dict(size=11)), row=row, col=1)
+    if x_title:
+        for i in range(len(panels)):
+            if panels[i] is not None and i + cols >= len(panels):  # each column's lowest panel
+                fig.update_xaxes(title=dict(text=x_title, font=dict(size=11)), row=i // cols + 1, col=i % cols + 1)
     return fig

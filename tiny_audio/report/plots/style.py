@@ -26,8 +26,9 @@ _AXIS = dict(showline=True, linecolor="#999", ticks="outside", tickcolor="#999",
 TEMPLATE = go.layout.Template(
     layout=dict(
         font=FONT,
-        paper_bgcolor="white",
-        plot_bgcolor="white",
+        # Transparent: the page's own background shows, light or dark (its CSS recolours the text).
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
         xaxis=_AXIS,
         yaxis=_AXIS,
         shapedefaults=dict(line=dict(color="#333", width=1, dash="dash")),
@@ -35,17 +36,41 @@ TEMPLATE = go.layout.Template(
 )
 
 
+# Plotly never wraps text: titles and subtitles are broken into lines a phone's width can hold.
+TITLE_CHARS = 40
+SUBTITLE_CHARS = 52
+LINE_PX = 16
+
+
+def wrap(text: str, width: int) -> str:
+    """``text`` with <br> between words so that no line is longer than ``width`` characters."""
+    lines = []
+    for given in text.split("<br>"):
+        line = ""
+        for word in given.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "<br>".join(lines)
+
+
 def layout(title: str, height: int, subtitle: Optional[str] = None, top: int = 0, **extra) -> dict:
-    """Title (+ subtitle) pinned to the top left; ``top`` reserves extra room under them."""
+    """Title (+ subtitle) pinned to the top left, wrapped to a phone's width; ``top`` reserves
+    extra room under them."""
+    title, subtitle = wrap(title, TITLE_CHARS), wrap(subtitle, SUBTITLE_CHARS) if subtitle else subtitle
+    extra_lines = title.count("<br>") + (subtitle.count("<br>") if subtitle else 0)
     title_spec = dict(text=title, x=0.01, xanchor="left", y=1, yanchor="top", yref="container", pad=dict(t=10))
     title_spec["font"] = dict(size=15)
     if subtitle:
         title_spec["subtitle"] = dict(text=subtitle, font=dict(size=12, color="#555"))
     spec = dict(
         template=TEMPLATE,
-        height=height,
+        height=height + LINE_PX * extra_lines,
         title=title_spec,
-        margin=dict(l=60, r=20, t=(68 if subtitle else 48) + top, b=45),
+        margin=dict(l=60, r=20, t=(68 if subtitle else 48) + top + LINE_PX * extra_lines, b=45),
         showlegend=False,
     )
     spec.update(extra)

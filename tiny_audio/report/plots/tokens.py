@@ -25,6 +25,8 @@ __all__ = [
 # token); longer clips scroll sideways.
 STRIP_VISIBLE_FRAMES = 12
 STRIP_TOKEN_CHARS = 10
+STRIP_VISIBLE_FRAMES_COMPACT = 4  # a phone's width: ~75 px a frame
+STRIP_TOKEN_CHARS_COMPACT = 7
 ENVELOPE_MAX_POINTS = 2000
 
 
@@ -48,17 +50,18 @@ def waveform_envelope(samples: np.ndarray, rate: int = SAMPLE_RATE, max_points: 
     return body.shape[1] / rate, body.min(axis=1), body.max(axis=1)
 
 
-def nearest_tokens(result: TranscriptionResult, waveform: Optional[np.ndarray] = None) -> go.Figure:
+def nearest_tokens(result: TranscriptionResult, waveform: Optional[np.ndarray] = None, compact: bool = False) -> go.Figure:
     """The time-aligned strip: the clip's waveform (16 kHz samples, optional) above, and under
     each projected frame the vocabulary tokens whose embeddings point the most the same way
-    (colour = cosine)."""
+    (colour = cosine). ``compact``: fewer frames at first and shorter labels, for a phone."""
     title = "What does each audio token look like to the LLM?"
     trace = result.trace
     if trace is None or not trace.nearest_tokens:
         return message_figure(title, "No nearest tokens in this run.")
     frames = trace.nearest_tokens
     depth = max(len(row) for row in frames)
-    texts = {token_id: readable_token(text) for token_id, text in result.token_texts.items()}
+    limit = STRIP_TOKEN_CHARS_COMPACT if compact else STRIP_TOKEN_CHARS
+    texts = {token_id: readable_token(text, limit) for token_id, text in result.token_texts.items()}
     # Row r holds every frame's r-th nearest token.
     cosine = np.full((depth, len(frames)), np.nan, dtype=np.float32)
     labels = [[""] * len(frames) for _ in range(depth)]
@@ -86,8 +89,10 @@ def nearest_tokens(result: TranscriptionResult, waveform: Optional[np.ndarray] =
             text=labels,
             texttemplate="%{text}",
             textfont=dict(size=10),
+            # The scale ends just above the clip's best match: audio tokens rarely pass cosine 0.5,
+            # and on a 0–1 scale every cell would look the same pale blue.
             zmin=0,
-            zmax=1,
+            zmax=round_layout(max(0.2, math.ceil(10 * float(np.nanmax(cosine))) / 10)),
             colorscale=[[0, "#ffffff"], [0.5, "#9ecae1"], [1, "#08519c"]],
             colorbar=dict(
                 title=dict(text="cosine", side="right"), thickness=10, len=0.7 if has_wave else 1, y=0, yanchor="bottom"
@@ -98,12 +103,14 @@ def nearest_tokens(result: TranscriptionResult, waveform: Optional[np.ndarray] =
         ),
         **grid,
     )
-    visible = min(len(frames), STRIP_VISIBLE_FRAMES) * seconds_per_frame
-    scroll = len(frames) > STRIP_VISIBLE_FRAMES
-    subtitle = f"{depth} nearest vocabulary tokens per {1000 * seconds_per_frame:.0f} ms frame, by cosine similarity"
-    if scroll:
-        subtitle += " · drag sideways to scroll"
-    fig.update_layout(**layout(title, 330 if has_wave else 240, subtitle=subtitle, dragmode="pan"))
+    shown = STRIP_VISIBLE_FRAMES_COMPACT if compact else STRIP_VISIBLE_FRAMES
+    visible = min(len(frames), shown) * seconds_per_frame
+    subtitle = (f"{depth} nearest vocabulary tokens per {1000 * seconds_per_frame:.0f} ms frame, by cosine similarity"
+                "<br>␣ marks a space in a token")
+    if len(frames) > shown:
+        subtitle += (f" · showing {visible:.1f} s of {result.duration_s:.1f} s: "
+                     f"drag sideways to scroll ▶")
+    fig.update_layout(**layout(title, 350 if has_wave else 260, subtitle=subtitle, dragmode="pan"))
     fig.update_xaxes(range=[0, round_layout(visible)])
     fig.update_xaxes(title="time (s)", **grid)
     fig.update_yaxes(autorange="reversed", showgrid=False, fixedrange=True, **grid)
