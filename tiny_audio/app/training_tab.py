@@ -93,7 +93,7 @@ def build_training_tab(history: Optional[History] = None) -> None:
                 yield [index] + snapshot_views(history, index, probe_name)
                 time.sleep(PLAY_SECONDS)
 
-        step.release(show, [step, probe], outputs, api_visibility="private")
+        step.change(show, [step, probe], outputs, api_visibility="private")
         probe.change(show, [step, probe], outputs, api_visibility="private")
         play.click(play_all, [probe], [step] + outputs, api_visibility="private", concurrency_id="training",
                    concurrency_limit=4)

@@ -112,7 +112,7 @@ def histogram_grid(
     if x_title:
         fig.update_layout(margin=dict(b=60))
     fig.update_annotations(font=dict(size=11))
-    fig.update_xaxes(nticks=4 if cols <= 2 else 5)
+    fig.update_xaxes(nticks=3 if cols <= 2 else 5)  # a phone's half width holds three labels like "−100"
     # On a log axis only the powers of ten are labelled: "1", "100", "10k", never "2 5 2 5".
     fig.update_yaxes(nticks=4, type="log" if log_y else "linear", exponentformat="SI", **({"dtick": 1} if log_y else {}))
     for row in range(1, rows + 1):
