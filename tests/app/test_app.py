@@ -14,7 +14,7 @@ from tiny_audio.pipeline.encoders import encoder_from_model
 from tiny_audio.pipeline.model import AudioLLM
 from tiny_audio.pipeline.projector import AudioProjector
 from tiny_audio.app.blocks import build_demo
-from tiny_audio.app.run import transcribe
+from tiny_audio.app.run import load, transcribe
 from tiny_audio.app.store import ModelStore
 from tiny_audio.app.views import OUTPUTS, result_views, words_view
 from tiny_audio.pipeline.baseline import projector_baseline
@@ -44,7 +44,7 @@ def speech(tmp_path):
 
 
 def test_transcribe_and_render_give_every_output(store, speech):
-    model, samples, result = transcribe(store, speech, "tiny")
+    model, samples, result, _ = transcribe(store, speech, "tiny")
     shown = result_views(samples, result, log_y=True, shared_range=True)
     assert set(shown) == set(OUTPUTS)
     assert shown["transcript"] == result.text
@@ -55,7 +55,7 @@ def test_transcribe_and_render_give_every_output(store, speech):
 
 
 def test_the_verdict_sets_the_projector_beside_an_untrained_one_on_the_same_frames(store, speech):
-    model, samples, result = transcribe(store, speech, "tiny")
+    model, samples, result, _ = transcribe(store, speech, "tiny")
     baseline = projector_baseline(model, samples)
     again = projector_baseline(model, samples)
     # Seeded: the same untrained projector, so the same numbers, every time.
@@ -68,6 +68,19 @@ def test_the_verdict_sets_the_projector_beside_an_untrained_one_on_the_same_fram
     assert shown["agreement"].data, "the per-dimension figure has no points"
 
 
+def test_a_press_shows_each_step_as_it_starts_and_keeps_the_frames_for_the_baseline(store, speech):
+    said = []
+    model, samples, result, frames = transcribe(store, speech, "tiny",
+                                                progress=lambda fraction, desc="": said.append((fraction, desc)))
+    steps = [desc.split(":")[0] for _, desc in said if not desc.startswith("Loading")]
+    assert steps == ["Encoding", "Projecting", "Decoding"]
+    assert [fraction for fraction, _ in said] == sorted(fraction for fraction, _ in said)  # never backwards
+    assert torch.equal(frames, model.encode(samples))  # the run's own frames: no second encoder pass
+    kept, again = projector_baseline(model, samples, frames=frames), projector_baseline(model, samples)
+    assert kept.trained.comparison.rms_ratio == again.trained.comparison.rms_ratio
+    assert kept.untrained.comparison.rms_ratio == again.untrained.comparison.rms_ratio
+
+
 def test_example_clips_show_their_word_error_rate_and_diff():
     shown = words_view("the quick brown fox", "the quick frown fox")
     assert "Word error rate 25%" in shown and "~~brown~~ **frown**" in shown
@@ -77,7 +90,7 @@ def test_example_clips_show_their_word_error_rate_and_diff():
 def test_one_full_update_stays_under_60_kb(store, tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, speechlike(29.0), 16_000)
-    model, samples, result = transcribe(store, str(path), "tiny")
+    model, samples, result, _ = transcribe(store, str(path), "tiny")
     shown = result_views(samples, result, log_y=False, shared_range=False, baseline=projector_baseline(model, samples))
     figures = [value for value in shown.values() if hasattr(value, "to_json")]
     assert len(figures) == 7
@@ -107,20 +120,24 @@ def test_bad_input_is_a_clear_message_and_the_app_keeps_serving(store, speech, t
         path = str(path)
     with pytest.raises(gr.Error, match=message):
         transcribe(store, path, "tiny")
-    _, _, result = transcribe(store, speech, "tiny")  # the next request is served in full
+    _, _, result, _ = transcribe(store, speech, "tiny")  # the next request is served in full
     assert result.token_ids and result.stages and result.trace.comparison is not None
 
 
 def test_48khz_stereo_recording_is_accepted(store, tmp_path):
     path = tmp_path / "stereo48k.wav"
     write_48k_stereo(path)
-    _, samples, result = transcribe(store, str(path), "tiny")
+    _, samples, result, _ = transcribe(store, str(path), "tiny")
     assert samples.size == 32_000 and result.duration_s == pytest.approx(2.0)
 
 
 def test_unknown_model_is_a_clear_message(store, speech):
     with pytest.raises(gr.Error, match="Could not load model 'nope'"):
         transcribe(store, speech, "nope")
+    # What the person typed wrong, in words, not the Hub library's rules (the real loader; it fails
+    # before any download).
+    with pytest.raises(gr.Error, match="neither a Hub model id .* nor a checkpoint directory"):
+        load(ModelStore(), "not a model!!")
 
 
 def test_served_app_with_gradio_client(store, speech, tmp_path):
@@ -152,7 +169,7 @@ def test_served_app_with_gradio_client(store, speech, tmp_path):
 def test_explore_handlers_on_the_latest_clip(store, speech):
     from tiny_audio.app import explore_tab as ui_explore
 
-    model, samples, result = transcribe(store, speech, "tiny")
+    model, samples, result, _ = transcribe(store, speech, "tiny")
     run = ui_explore.LastRun("tiny", samples, result)
     note, rows = ui_explore.rates_table(store, run, 4)
     assert "AudioProjector (k=5, pad)" in note
@@ -229,7 +246,7 @@ def test_download_files_do_not_pile_up(store, speech, monkeypatch, tmp_path):
 
     monkeypatch.setattr(ui, "DOWNLOADS", tmp_path / "downloads")
     monkeypatch.setattr(ui, "KEEP_DOWNLOADS", 3)
-    _, _, result = transcribe(store, speech, "tiny")
+    _, _, result, _ = transcribe(store, speech, "tiny")
     paths = [ui.write_json(result) for _ in range(5)]
     kept = sorted(str(p) for p in (tmp_path / "downloads").glob("*/projector_lab_trace.json"))
     assert kept == sorted(paths[-3:])  # the newest three, however close together they were written

@@ -157,6 +157,9 @@ def test_transcribe_in_the_browser_draws_every_tab(app_url, browser, screenshot_
     try:
         page.goto(app_url)
         expect(page).to_have_title("Projector Lab")
+        # nano's default decoding is its beam search: offered once, and chosen.
+        expect(page.locator("#decoding input[type=radio]")).to_have_count(2, timeout=RENDER_TIMEOUT_MS)
+        expect(page.locator("#decoding").get_by_label("beam search, 4 beams", exact=True)).to_be_checked()
 
         page.locator("#speech button[aria-label='Upload file']").click()
         page.locator("#speech input[type=file]").set_input_files(CLIP)
@@ -197,8 +200,12 @@ def test_transcribe_in_the_browser_draws_every_tab(app_url, browser, screenshot_
 
         # Explore: the rates table fills from the latest clip, and the course's grid draws.
         page.get_by_role("tab", name="Explore", exact=True).click()
+        # Filled from the first view with the course's clip; Compute redoes it for this one.
+        expect(page.locator("#explore-rates-note")).to_contain_text("the course's example")
+        expect(page.locator("#explore-rates")).to_contain_text("(custom)")
         page.get_by_role("button", name="Compute", exact=True).click()
-        expect(page.locator("#explore-rates")).to_contain_text("(custom)", timeout=RENDER_TIMEOUT_MS)
+        expect(page.locator("#explore-rates-note")).to_contain_text("This clip on the loaded model",
+                                                                    timeout=RENDER_TIMEOUT_MS)
         page.get_by_text("5 · Stage by stage", exact=False).click()
         page.get_by_role("button", name="Draw for the latest clip").click()
         assert_plot_drawn(page, "explore-grid")
@@ -343,6 +350,9 @@ RESULT_DRAWN = """() => {
     return done ? Date.now() : false;
 }"""
 
+# The stage histograms' grid has two columns: its second panel ends at the figure's right edge.
+STAGES_TWO_A_ROW = "id => document.querySelector(`#${id} .js-plotly-plot`)?.layout?.xaxis2?.domain[1] > 0.9"
+
 
 def pick_example(page, words: str) -> None:
     """Click the example clip whose reference text holds ``words``; wait until it is the input."""
@@ -377,10 +387,12 @@ class RunLog(logging.Handler):
 def open_tab(page, name: str) -> None:
     """Click a tab, through the "More tabs" menu where a narrow screen has moved it there."""
     tab = page.get_by_role("tab", name=name, exact=True)
+    more = page.get_by_role("button", name="More tabs")
+    tab.or_(more).first.wait_for(timeout=RENDER_TIMEOUT_MS)  # the tab bar has been laid out
     if tab.count() and tab.first.is_visible():
         tab.first.click()
         return
-    page.get_by_role("button", name="More tabs").click()
+    more.click()
     page.locator(".overflow-dropdown button", has_text=name).first.click()
 
 
@@ -443,8 +455,7 @@ def test_on_a_phone_the_page_is_one_column_and_no_text_in_a_plot_overlaps(app_ur
         pick_example(page, "quick brown fox")
         transcribe_greedy(page)
         # The phone's figures are redrawn for its width after the run.
-        assert comes_true(page, "() => document.querySelector('#stages .js-plotly-plot')?.layout?.xaxis2?.domain[1] > 0.9"), (
-            "the stage histograms were not redrawn two to a row")
+        assert comes_true(page, STAGES_TWO_A_ROW, "stages"), "the stage histograms were not redrawn two to a row"
         speech = page.locator("#speech").bounding_box()
         transcript = page.locator("#transcript").bounding_box()
         assert transcript["y"] > speech["y"] + speech["height"] - 1, "input and result are side by side on a phone"
@@ -475,7 +486,7 @@ TRAINING_PLOTS = ["training-loss", "training-story", "training-overlay", "traini
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("size", ["phone"])
+@pytest.mark.parametrize("size", ["laptop", "phone"])
 def test_the_training_tab_steps_from_the_untrained_projector_to_the_shipped_weights(app_url, browser, screenshot_path,
                                                                                      size):
     from playwright.sync_api import expect
@@ -510,12 +521,61 @@ def test_the_training_tab_steps_from_the_untrained_projector_to_the_shipped_weig
         path = tab_screenshot_path(screenshot_path, f"training {size}")
         page.screenshot(path=path, full_page=True)
         print(f"screenshot: {path}")
-        assert width <= viewport["width"], f"the page scrolls sideways ({width} px)"
-        # Not yet asserted: the tab's histograms and nearest tokens keep their laptop layout on a
-        # phone, and their labels overlap there.
+        for elem_id in TRAINING_PLOTS:  # each figure as this screen shows it
+            path = tab_screenshot_path(screenshot_path, f"{size} {elem_id}")
+            page.locator(f"#{elem_id}").screenshot(path=path)
+            print(f"screenshot: {path}")
+        if size == "phone":  # redrawn for the phone's width: the stage histograms two to a row
+            assert comes_true(page, STAGES_TWO_A_ROW, "training-stages"), "the histograms kept the laptop's grid"
         print(f"{len(overlaps)} overlapping text boxes: {overlaps[:5]}")
+        assert width <= viewport["width"], f"the page scrolls sideways ({width} px)"
+        assert overlaps == [], f"text boxes overlap: {overlaps}"
     finally:
         context.close()
         if problems:
             print("\n".join(problems))
+    assert problems == [], "the page reported errors:\n" + "\n".join(problems)
+
+
+# In the dark theme: each visible figure's background, where it is not transparent, and each
+# piece of its text that is dark (luminance under 0.5) on the dark page.
+DARK_PROBLEMS = """() => {
+    const parts = c => (c.match(/[\\d.]+/g) || []).map(Number);
+    const luminance = c => { const [r, g, b] = parts(c); return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+    const problems = [];
+    for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+        if (plot.offsetParent === null) continue;
+        const id = plot.parentElement.closest("[id]")?.id;
+        for (const bg of plot.querySelectorAll("svg.main-svg rect.bg")) {
+            const style = getComputedStyle(bg), rgba = parts(style.fill);  // Plotly sets the alpha as fill-opacity
+            const alpha = Number(style.fillOpacity) * (rgba.length > 3 ? rgba[3] : 1);
+            if (style.fill !== "none" && alpha > 0) problems.push(`${id}: background ${style.fill} × ${alpha}`);
+        }
+        for (const text of plot.querySelectorAll("svg.main-svg text")) {
+            if (!text.textContent.trim() || text.closest(".hm, .trace, .annotation")) continue;  // inside the data's own colours
+            const fill = getComputedStyle(text).fill;
+            if (luminance(fill) < 0.5) problems.push(`${id}: "${text.textContent.slice(0, 30)}" in ${fill}`);
+        }
+    }
+    return problems;
+}"""
+
+
+@pytest.mark.integration
+def test_in_the_dark_theme_the_figures_take_the_page_s_colours(app_url, browser, screenshot_path):
+    page = browser.new_page(viewport=LAPTOP)
+    problems = watch_for_problems(page)
+    try:
+        page.goto(app_url + "?__theme=dark")
+        assert comes_true(page, "() => document.body.classList.contains('dark')"), "the page did not go dark"
+        open_tab(page, "Training")  # five figures, drawn with the page
+        for elem_id in TRAINING_PLOTS:
+            assert_plot_drawn(page, elem_id)
+        found = page.evaluate(DARK_PROBLEMS)
+        path = tab_screenshot_path(screenshot_path, "training dark")
+        page.screenshot(path=path, full_page=True)
+        print(f"screenshot: {path}\n{len(found)} problems: {found[:40]}")
+        assert found == [], f"figures that do not follow the dark theme: {found}"
+    finally:
+        page.close()
     assert problems == [], "the page reported errors:\n" + "\n".join(problems)

@@ -92,7 +92,7 @@ def test_an_out_of_memory_run_is_reported_and_the_app_keeps_serving(clip, caplog
         with pytest.raises(gr.Error, match="ran out of memory for this clip"):
             transcribe(store, clip, "tiny")
     hook.remove()
-    _, _, result = transcribe(store, clip, "tiny")
+    _, _, result, _ = transcribe(store, clip, "tiny")
     assert result.token_ids
     assert [r.message.split(":")[0] for r in caplog.records] == ["out of memory"]
 

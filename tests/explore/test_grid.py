@@ -23,7 +23,10 @@ def test_stage_grid_takes_its_panels_from_the_trace(tokenizer, kind):
         assert sum(panel.histogram.counts) == stats.numel
     target = panels[-1]
     embeddings = model.decoder.get_input_embeddings().weight.detach().double()
-    assert target.title.startswith("Target LLM") and target.shape == tuple(embeddings.shape)
+    assert target.title.startswith("LLM token embeddings (μ=") and target.shape == tuple(embeddings.shape)
+    # Named as on every other tab; the projector's output says it is.
+    assert [p.title.split(" (")[0].removesuffix(" → LLM") for p in panels] == expected + ["LLM token embeddings"]
+    assert panels[4].title.startswith(f"{expected[-1]} → LLM (μ=")
     assert target.std == pytest.approx(embeddings.std(unbiased=False).item(), rel=1e-5)
 
 
@@ -32,5 +35,5 @@ def test_an_mlp_without_norm_2_shows_its_own_last_stage_as_the_final_panel(token
     from tiny_audio.pipeline.stages import CONV_MLP_STAGES, MLP_STAGES_WITHOUT_NORM_2
 
     assert grid_layout(MLP_STAGES_WITHOUT_NORM_2) == (
-        ("stacked", "Stacked"), ("linear_1", "Linear 1"), ("norm", "Norm"), ("gelu", "GELU"), ("linear_2", "Final"))
+        ("stacked", "stacked"), ("linear_1", "linear_1"), ("norm", "norm"), ("gelu", "gelu"), ("linear_2", "linear_2 → LLM"))
     assert [stage for stage, _ in grid_layout(CONV_MLP_STAGES)] == list(CONV_MLP_STAGES)

@@ -11,7 +11,7 @@ from tiny_audio.app.examples import example_clips
 from tiny_audio.app.explore_tab import LastRun, build_explore_tab
 from tiny_audio.app.live_tab import build_live_tab
 from tiny_audio.app.page import PAGE_WIDTH_JS, Page
-from tiny_audio.app.run import DECODING, DECODING_INFO, DEFAULT_DECODING, admit, transcribe
+from tiny_audio.app.run import DECODING, DECODING_INFO, DEFAULT_DECODING, admit, decoding_choices, transcribe
 from tiny_audio.app.serving import ClientQuota, ClientSlots, client_id, delete_cache
 from tiny_audio.app.store import DEFAULT_MODEL, ModelStore
 from tiny_audio.app.training_tab import build_training_tab
@@ -63,6 +63,8 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
                     info="the models this server offers" if store.public else
                     "nano runs offline; or type a Tiny Audio checkpoint (Hub id or local directory)",
                 )
+                # Every choice, on the model's own default, for API clients; a page, once loaded, shows
+                # its model's own choices.
                 decoding = gr.Radio(choices=list(DECODING), value=DEFAULT_DECODING, label="Decoding",
                                     info=DECODING_INFO, elem_id="decoding")
                 reference = gr.Textbox(label="Reference text (the example clips')", lines=1, interactive=False,
@@ -110,7 +112,7 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
             tokens = gr.Plot(show_label=False, elem_id="tokens")
         build_live_tab(store, model_box, quota)
         build_explore_tab(store, last)
-        build_training_tab()
+        build_training_tab(width)
 
         components = dict(transcript=transcript, notice=notice, info=info, stats=stats, stages=stages,
                           overlay=overlay, gap=gap, norms=norms, trace=trace, dims=dims, tokens=tokens,
@@ -124,12 +126,13 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
             client = client_id(request)
             try:
                 yield [empty_views()[name] for name in OUTPUTS] + [None]
-                model, samples, result = transcribe(store, audio_path, model_spec, progress, beams, quota, client)
+                model, samples, result, frames = transcribe(store, audio_path, model_spec, progress, beams, quota,
+                                                            client)
                 first = empty_views("*Drawing the figures…*")
                 first.update({name: value for name, value in result_views_text(result).items() if name in FIRST})
                 yield [first[name] for name in OUTPUTS] + [None]
                 progress(0.8, desc="Untrained baseline: the same frames through a random projector")
-                baseline = projector_baseline(model, samples)
+                baseline = projector_baseline(model, samples, frames=frames)
                 progress(0.9, desc="Drawing")
                 shown = result_views(samples, result, log_y_value, shared_value, baseline)
             finally:
@@ -163,8 +166,14 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
         def on_clear():
             return [empty_views()[name] for name in OUTPUTS] + [None]
 
+        def on_model(model_spec):
+            choices, value = decoding_choices(model_spec)
+            return gr.Radio(choices=choices, value=value)
+
         narrow = [components[name] for name in NARROW]
         demo.load(None, None, width, js=PAGE_WIDTH_JS)
+        demo.load(on_model, model_box, decoding, api_visibility="private", show_progress="hidden")
+        model_box.change(on_model, model_box, decoding, api_visibility="private", show_progress="hidden")
         # A new recording or upload is not an example: its reference text no longer applies.
         audio.input(lambda: "", None, reference, api_visibility="private")
         # Whatever the new clip is (an example too), the old result does not belong to it.

@@ -88,8 +88,11 @@ def build_explore_tab(store, last_run: gr.State) -> None:
             with gr.Row():
                 custom = gr.Number(label="your own rate k", value=4, precision=0, minimum=1, maximum=100)
                 rates_button = gr.Button("Compute")
-            rates_note = gr.Markdown()
-            rates = gr.Dataframe(headers=explore_tables.RATE_HEADERS, interactive=False, elem_id="explore-rates")
+            # Filled at once with the course's clip; Compute redoes it for the latest one.
+            first_note, first_rates = rates_table(store, None, 4)
+            rates_note = gr.Markdown(first_note, elem_id="explore-rates-note")
+            rates = gr.Dataframe(headers=explore_tables.RATE_HEADERS, value=first_rates, interactive=False,
+                                 elem_id="explore-rates")
         with gr.Accordion("2 · Activations on this clip's gate pre-activations", open=False):
             act_button = gr.Button("Run on the latest clip")
             act_plot = gr.Plot(show_label=False, elem_id="explore-activations")
@@ -115,7 +118,9 @@ def build_explore_tab(store, last_run: gr.State) -> None:
             decoder_notes = gr.Markdown(first_notes)
         with gr.Accordion("5 · Stage by stage (the course's 2×3 grid)", open=False):
             grid_button = gr.Button("Draw for the latest clip")
-            gr.Markdown("Hover the figure and click the camera icon to save it as a PNG.")
+            gr.Markdown("Each panel is named as on the other tabs: the course's *Prenorm* is pre-norm, its *Final* "
+                        "the projector's output (marked → LLM), its *Target LLM* the LLM token embeddings. Hover the "
+                        "figure and click the camera icon to save it as a PNG.")
             grid_plot = gr.Plot(show_label=False, elem_id="explore-grid")
 
         private = dict(api_visibility="private")

@@ -23,12 +23,11 @@ CSS = f"""
   .gradio-container {{ padding-left: 6px !important; padding-right: 6px !important; }}
   #examples, #examples table {{ display: block; overflow-x: auto; max-width: 100%; }}
 }}
-/* Figures are drawn on a transparent ground; in the dark theme their text takes the theme's colour. */
-.dark .js-plotly-plot .main-svg .xtick text, .dark .js-plotly-plot .main-svg .ytick text,
-.dark .js-plotly-plot .main-svg .gtitle, .dark .js-plotly-plot .main-svg .g-gtitle text,
-.dark .js-plotly-plot .main-svg .xtitle, .dark .js-plotly-plot .main-svg .ytitle,
-.dark .js-plotly-plot .main-svg .legendtext, .dark .js-plotly-plot .main-svg .annotation-text,
-.dark .js-plotly-plot .main-svg .cbtitle text, .dark .js-plotly-plot .main-svg .cbaxis text {{
+/* Figures are drawn on a transparent ground; in the dark theme their text takes the theme's colour
+   (every subplot's ticks and titles too: x2tick, y3title, …). Text inside the data keeps its own. */
+.dark .js-plotly-plot .main-svg g[class*="tick"] text, .dark .js-plotly-plot .main-svg g[class*="title"] text,
+.dark .js-plotly-plot .main-svg .gtitle, .dark .js-plotly-plot .main-svg .legendtext,
+.dark .js-plotly-plot .main-svg .annotation-text, .dark .js-plotly-plot .main-svg .cbaxis text {{
   fill: var(--body-text-color) !important;
 }}
 """

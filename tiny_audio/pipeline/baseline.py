@@ -1,8 +1,9 @@
 """The verdict's baseline: the same clip's encoder frames through the model's trained projector
 and through an untrained one of the same shape, each compared with the LLM's own embeddings.
 
-Only the projector runs twice (no decoding), so the baseline costs one encoder pass and two
-projector passes. The untrained projector is seeded: the same weights on every call.
+Only the projector runs twice (no decoding), so the baseline costs two projector passes (and an
+encoder pass when the transcribing run's frames are not at hand). The untrained projector is
+seeded: the same weights on every call.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 import weakref
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -80,13 +82,16 @@ def agreement(output: DimensionStats, embeddings: DimensionStats) -> float:
 
 
 @torch.inference_mode()
-def projector_baseline(model, samples: np.ndarray, seed: int = BASELINE_SEED) -> Baseline:
-    """The clip (16 kHz mono) through ``model``'s projector and an untrained one of its shape."""
+def projector_baseline(model, samples: np.ndarray, seed: int = BASELINE_SEED,
+                       frames: Optional[torch.Tensor] = None) -> Baseline:
+    """The clip (16 kHz mono) through ``model``'s projector and an untrained one of its shape.
+    ``frames``: the clip's encoder frames when the run that transcribed it kept them (no second
+    encoder pass)."""
     if model.projector not in _untrained:  # made once per loaded projector
         _untrained[model.projector] = untrained_like(model.projector, seed)
     weights = model.decoder.get_input_embeddings().weight
     embeddings = dimension_stats(weights)
-    frames = model.encode(samples)
+    frames = model.encode(samples) if frames is None else frames
     output_stage = model.projector.stages[-1]
     sides = []
     for projector in (model.projector, _untrained[model.projector]):

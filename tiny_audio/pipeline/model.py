@@ -28,7 +28,10 @@ from tiny_audio.pipeline.text import clean_transcript
 from tiny_audio.pipeline.tokens import token_texts
 from tiny_audio.pipeline.trace import DEFAULT_BINS, NativeEmbeddings, Tracer, summarize_embeddings
 
-__all__ = ["AudioLLM", "TranscriptionResult", "UNTRAINED_NOTICE", "pick_device"]
+__all__ = ["AudioLLM", "StepCallback", "TranscriptionResult", "UNTRAINED_NOTICE", "pick_device"]
+
+# Told the name of each step of a run as it starts, with the encoder's frames once they exist.
+StepCallback = Callable[[str, Optional[torch.Tensor]], None]
 
 UNTRAINED_NOTICE = (
     "Untrained projector: its weights are random, so the transcript is the LLM reacting to noise, "
@@ -234,6 +237,7 @@ class AudioLLM:
         max_new_tokens: Optional[int] = None,
         continue_from: Optional[list[int]] = None,
         beams: Optional[int] = None,
+        on_step: Optional[StepCallback] = None,
     ) -> TranscriptionResult:
         """Transcribe a file path, a ``(samples, rate)`` pair or 16 kHz mono samples.
 
@@ -241,15 +245,18 @@ class AudioLLM:
         pass); only ``max_new_tokens`` more are generated. Live transcription uses it to extend
         the part of the transcript that has settled instead of decoding it all again.
         ``beams``: 1 for greedy decoding, more for beam search; default: the model's ``beams``.
+        ``on_step(step, frames)``: told as each step starts, for progress: ``("encode", None)``,
+        ``("project", encoder frames)``, ``("decode", None)``.
         """
         beams = self.beams if beams is None else beams
         if beams < 1:
             raise ValueError(f"beams must be at least 1, got {beams}")
         with self._lock:  # one run at a time per model: callers may be threads (the app, live mode)
-            return self._transcribe(audio, trace, max_new_tokens, list(continue_from or []), beams)
+            return self._transcribe(audio, trace, max_new_tokens, list(continue_from or []), beams,
+                                    on_step or (lambda step, frames: None))
 
     def _transcribe(self, audio, trace: bool, max_new_tokens: Optional[int], forced: list[int],
-                    beams: int) -> TranscriptionResult:
+                    beams: int, on_step: StepCallback) -> TranscriptionResult:
         timings: dict[str, float] = {}
         clock = Clock(self.device, timings)
         source = (audio, SAMPLE_RATE) if isinstance(audio, np.ndarray) else audio
@@ -258,13 +265,16 @@ class AudioLLM:
         duration = samples.size / SAMPLE_RATE
         tracer = Tracer(bins=self.bins) if trace else None
 
+        on_step("encode", None)
         frames = self.encode(samples, clock)
         if tracer:
             tracer.record(ENCODER_OUTPUT, frames)
         if self.audio_tokens(frames.shape[1]) < 1:
             raise AudioError(f"the audio is too short for this model ({frames.shape[1]} encoder frames)")
+        on_step("project", frames)
         audio_embeds = self.project(frames, record=tracer)
         clock.lap("projector")
+        on_step("decode", None)
 
         if max_new_tokens is None:
             max_new_tokens = default_max_new_tokens(duration) if self.max_new_tokens is None else self.max_new_tokens
