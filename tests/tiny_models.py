@@ -124,3 +124,20 @@ def tiny_pipeline(seed: int = 4):
     torch.manual_seed(0)
     projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
     return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny")
+
+
+def tiny_app_model(spec: str):
+    """What the app's tests load under the name "tiny" (module level: the live worker process
+    loads with it too): tiny Whisper → SwiGLU projector → tiny Llama, an untrained projector."""
+    from tiny_audio.pipeline.encoders import encoder_from_model
+    from tiny_audio.pipeline.model import AudioLLM
+    from tiny_audio.pipeline.projector import AudioProjector
+
+    if spec != "tiny":
+        raise ValueError(f"unknown model {spec}")
+    tokenizer = tiny_tokenizer()
+    decoder = tiny_llama(len(tokenizer))
+    torch.manual_seed(0)
+    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
+    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny",
+                    projector_trained=False)

@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
+from tiny_models import speechlike, tiny_app_model
 
 from tiny_audio.report import plots
-from tiny_audio.pipeline.encoders import encoder_from_model
-from tiny_audio.pipeline.model import AudioLLM
-from tiny_audio.pipeline.projector import AudioProjector
 from tiny_audio.app.blocks import build_demo
 from tiny_audio.app.run import load, transcribe
 from tiny_audio.app.store import ModelStore
@@ -20,20 +17,9 @@ from tiny_audio.app.views import OUTPUTS, result_views, words_view
 from tiny_audio.pipeline.baseline import projector_baseline
 
 
-def tiny_loader(spec: str) -> AudioLLM:
-    if spec != "tiny":
-        raise ValueError(f"unknown model {spec}")
-    tokenizer = tiny_tokenizer()
-    decoder = tiny_llama(len(tokenizer))
-    torch.manual_seed(0)
-    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
-    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny",
-                    projector_trained=False)
-
-
 @pytest.fixture(scope="module")
 def store():
-    return ModelStore(loader=tiny_loader)
+    return ModelStore(loader=tiny_app_model)
 
 
 @pytest.fixture

@@ -224,8 +224,19 @@ def seconds_heard(status: str) -> float:
     return float(re.search(r"([\d.]+) s heard", status).group(1))
 
 
-# What Gradio's progress display would add to the status: its clock ("0.2s") or "processing | 0.4/0.3s".
-PROGRESS_TEXT = re.compile(r"\d\.\ds\b|processing \|")
+# Gradio's progress display inside the status, where a person can see it (its clock, "0.2s" or
+# "processing | 0.4/0.3s"): Gradio keeps the tracker in the page at opacity 0 for a hidden
+# progress, and innerText would read that too.
+VISIBLE_PROGRESS = """() => [...document.querySelectorAll('#live-status .progress-text')].filter(text => {
+    let opacity = 1;
+    for (let e = text; e && e.id !== 'live-status'; e = e.parentElement) {
+        const style = getComputedStyle(e);
+        if (style.display === 'none' || style.visibility === 'hidden') return false;
+        opacity *= Number(style.opacity);
+    }
+    const r = text.getBoundingClientRect();
+    return opacity > 0.05 && r.width > 0 && r.height > 0 && text.textContent.trim() !== '';
+}).map(text => text.textContent.trim())"""
 LIVE_STREAM_S = 20  # long enough for many updates, commits at the clip's pauses, and a fair delivery figure
 
 
@@ -241,7 +252,7 @@ def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screen
         expect(page).to_have_title("Projector Lab")
         page.get_by_role("tab", name="Live", exact=True).click()
         mic = page.locator("#live-mic")
-        status = page.locator("#live-status")
+        status = page.locator("#live-status [data-testid=markdown]")  # the status's own words
         transcript = page.locator("#live-transcript textarea")
         # One Record button on the page: the main input starts on upload, so only the Live one shows.
         records = page.get_by_role("button", name="Record", exact=True)
@@ -254,17 +265,18 @@ def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screen
         # Streamed chunks reach the server, and the speech in them sets off model runs.
         expect(status).to_contain_text("heard", timeout=RENDER_TIMEOUT_MS)
         heard_at_start, started = seconds_heard(status.inner_text()), time.monotonic()
-        seen, latencies, first_words = [], [], None
+        seen, latencies, first_words, leaked = [], [], None, []
         while time.monotonic() - started < LIVE_STREAM_S or not latencies:
             assert time.monotonic() - started < LIVE_RUN_TIMEOUT_MS / 1000 + LIVE_STREAM_S, "no update arrived"
             text = status.inner_text()
             seen.append(text)
+            leaked += page.evaluate(VISIBLE_PROGRESS)
             latencies += [int(ms) for ms in re.findall(r"latency (\d+) ms", text)]
             if first_words is None and transcript.input_value().strip():
                 first_words = time.monotonic() - clicked
             page.wait_for_timeout(100)
         assert any(LIVE_UPDATE.search(text) for text in seen)
-        leaked = [text for text in seen if PROGRESS_TEXT.search(text)]
+        assert leaked == [], f"Gradio's progress clock showed in the status: {leaked[:3]}"
         assert_plot_drawn(page, "live-stages")
         assert_plot_drawn(page, "live-overlay")
         print(f"live status: {status.inner_text()!r}")
@@ -294,10 +306,10 @@ def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screen
         if problems:
             print("\n".join(problems))
     assert problems == [], "the page reported errors:\n" + "\n".join(problems)
-    # Known defects, open: Gradio's progress clock still shows in the live status, and less than
-    # 98 % of the streamed audio may reach the session. Reported, not yet held to.
-    if leaked or short_delivery:
-        pytest.xfail(f"progress text in the status: {leaked[:2]}; {heard:.1f} s heard in {streamed:.1f} s")
+    # A known defect, open: on a 2-core machine less than 98 % of the streamed audio may reach the
+    # session (measured 95-101 % here). Reported, not yet held to.
+    if short_delivery:
+        pytest.xfail(f"{heard:.1f} s heard in {streamed:.1f} s of streaming")
 
 
 # Sizes a person uses: a laptop and a phone.

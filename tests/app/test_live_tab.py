@@ -1,35 +1,21 @@
 """The Live tab's handlers, called as Gradio calls them: chunks in, timers out, stop."""
 
+import json
 import time
 
 import gradio as gr
 import numpy as np
 import pytest
-import torch
-from tiny_models import speechlike, tiny_llama, tiny_tokenizer, tiny_whisper
+from tiny_models import speechlike, tiny_app_model
 
 from tiny_audio.app import live_tab
 from tiny_audio.app.serving import ClientQuota
 from tiny_audio.app.store import ModelStore
 from tiny_audio.live.runner import ModelRunner
 from tiny_audio.live.streaming import LiveSession
-from tiny_audio.pipeline.encoders import encoder_from_model
-from tiny_audio.pipeline.model import AudioLLM
-from tiny_audio.pipeline.projector import AudioProjector
+from tiny_audio.report import plots
 
 SKIP = type(gr.skip())
-
-
-def tiny_loader(spec: str) -> AudioLLM:
-    """Module level: the live worker process loads with it too."""
-    if spec != "tiny":
-        raise ValueError(f"unknown model {spec}")
-    tokenizer = tiny_tokenizer()
-    decoder = tiny_llama(len(tokenizer))
-    torch.manual_seed(0)
-    projector = AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64)
-    return AudioLLM(encoder_from_model(tiny_whisper()), projector, decoder, tokenizer, name="tiny",
-                    projector_trained=False)
 
 
 def is_timer_stop(value) -> bool:
@@ -43,7 +29,7 @@ def test_record_shows_a_status_at_once_and_starts_the_timers():
 
 
 def test_live_tab_handlers_stream_then_finish_with_everything_committed():
-    store = ModelStore(loader=tiny_loader)
+    store = ModelStore(loader=tiny_app_model)
     pcm = (speechlike(2.0, rate=48_000) * 32767).astype(np.int16)
     view = None
     assert all(isinstance(out, SKIP) for out in live_tab.on_text_tick(view))  # nothing yet, no error
@@ -58,8 +44,10 @@ def test_live_tab_handlers_stream_then_finish_with_everything_committed():
     text, status, *timers = live_tab.on_text_tick(view)
     assert text == view.session.latest().text and "latency" in status
     assert all(isinstance(t, SKIP) for t in timers)  # the timers keep running
-    stages, overlay = live_tab.on_plot_tick(view)
-    assert hasattr(stages, "to_json") and hasattr(overlay, "to_json")
+    stages, overlay = live_tab.on_plot_tick(view)  # built in the worker, handed on as Plotly JSON
+    shown = view.session.latest().result
+    assert json.loads(stages.plot)["data"][0]["name"] == shown.stages[0].name and stages.type == "plotly"
+    assert json.loads(overlay.plot)["layout"] == json.loads(plots.projector_vs_llm(shown).to_json())["layout"]
     assert all(isinstance(out, SKIP) for out in live_tab.on_plot_tick(view))  # drawn once per update
     text, status, stages, overlay, state, *timers = live_tab.on_stop(view)
     assert state is None and "final run" in status and all(is_timer_stop(t) for t in timers)
@@ -97,7 +85,7 @@ def test_live_chunks_go_through_transcribes_checks():
     """Public mode: a model this server does not offer is refused before any audio is charged or
     any worker starts; a forged sample rate is refused; the audio is charged to the visitor's
     budget, and another visitor is not held back."""
-    store = ModelStore(loader=tiny_loader, pinned="tiny", allowed=["tiny"])
+    store = ModelStore(loader=tiny_app_model, pinned="tiny", allowed=["tiny"])
     quota = ClientQuota(seconds=1.0, window_s=600)
     for name in ("/etc", "../../", "owner/unlisted"):
         with pytest.raises(gr.Error, match="is not offered on this server"):
@@ -119,7 +107,7 @@ def test_live_chunks_go_through_transcribes_checks():
 
 
 def test_tiny_chunks_are_charged_what_the_browser_sends():
-    store = ModelStore(loader=tiny_loader, pinned="tiny", allowed=["tiny"])
+    store = ModelStore(loader=tiny_app_model, pinned="tiny", allowed=["tiny"])
     quota = ClientQuota(seconds=1.0, window_s=600)
     view = live_tab.LiveView(LiveSession(ModelRunner(store.get("tiny"))))
     try:

@@ -14,8 +14,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from test_app import tiny_loader
-from tiny_models import speechlike
+from tiny_models import speechlike, tiny_app_model
 
 from tiny_audio.app.blocks import build_demo
 from tiny_audio.app.run import transcribe
@@ -84,7 +83,7 @@ def clip(tmp_path):
 
 
 def test_an_out_of_memory_run_is_reported_and_the_app_keeps_serving(clip, caplog):
-    store = ModelStore(loader=tiny_loader, pinned="tiny")
+    store = ModelStore(loader=tiny_app_model, pinned="tiny")
     model = store.get("tiny")
     # A real allocation failure inside the run: the projector asks the allocator for 8 PB.
     hook = model.projector.register_forward_hook(lambda *_: __import__("torch").empty(2**50, 8))
@@ -98,7 +97,7 @@ def test_an_out_of_memory_run_is_reported_and_the_app_keeps_serving(clip, caplog
 
 
 def test_user_errors_are_one_log_line_without_server_paths(clip, tmp_path, caplog):
-    store = ModelStore(loader=tiny_loader, pinned="tiny")
+    store = ModelStore(loader=tiny_app_model, pinned="tiny")
     broken = tmp_path / "deep" / "folder" / "upload.wav"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40))
@@ -122,7 +121,7 @@ def public_app():
 
     def loader(spec):
         loads.append(spec)
-        return tiny_loader(spec)
+        return tiny_app_model(spec)
 
     store = ModelStore(loader=loader, pinned="tiny", allowed=serving.allowed)
     store.get("tiny")
@@ -205,7 +204,7 @@ def test_a_resampling_bomb_through_the_served_app_is_refused_fast(public_app, tm
 def test_gradio_forgets_uploads_and_outputs_when_the_server_stops(clip):
     from gradio_client import Client, handle_file
 
-    store = ModelStore(loader=tiny_loader, pinned="tiny")
+    store = ModelStore(loader=tiny_app_model, pinned="tiny")
     demo = build_demo(store)
     launch(demo, serving_from_env("tiny", {}), prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     try:

@@ -12,8 +12,7 @@ import uuid
 import httpx
 import pytest
 import soundfile as sf
-from test_app import tiny_loader
-from tiny_models import speechlike
+from tiny_models import speechlike, tiny_app_model
 
 from tiny_audio.app import serving as serving_module
 from tiny_audio.app.blocks import build_demo
@@ -80,7 +79,7 @@ def served(monkeypatch=None, queue_size=None):
     if queue_size is not None:
         monkeypatch.setattr(serving_module, "QUEUE_SIZE", queue_size)
     serving = serving_from_env("tiny", {"TINY_AUDIO_PUBLIC": "1"})
-    store = ModelStore(loader=tiny_loader, pinned="tiny", allowed=serving.allowed)
+    store = ModelStore(loader=tiny_app_model, pinned="tiny", allowed=serving.allowed)
     gate = Gate()
     store.get("tiny").decoder.register_forward_hook(gate)
     demo = build_demo(store, quota=serving.quota, slots=serving.slots)

@@ -40,6 +40,8 @@ def test_the_worker_gives_what_the_model_gives_in_this_process(runner):
     forced = local.token_ids[:2]
     assert runner.complete(audio, 48_000, forced, 3).token_ids == here.complete(audio, 48_000, forced, 3).token_ids
     assert runner.ready and runner.updates_precision == here.updates_precision
+    # The live plots, built in the worker: the figures this process would build.
+    assert runner.figures(local) == here.figures(local)
 
 
 def test_the_worker_runs_below_the_server_and_says_when_audio_is_refused(runner):

@@ -5,8 +5,8 @@ stream handler is busy, so the handler only appends the chunk to the session and
 model runs in a worker process of its own at a lower CPU priority (live/worker.py), one per model,
 shared by all visitors and started with the app for the default model: the server keeps the CPU
 it needs to take every chunk. Two timers redraw the page from the newest finished update: the
-transcript and status four times a second, the plots once a second (they cost the server ~50 ms
-each). Stopping the recording decodes the uncommitted tail once more.
+transcript and status four times a second, the plots once a second (built in the worker: a
+figure built in the server holds it up long enough to lose a chunk). Stopping the recording decodes the uncommitted tail once more.
 
 Every chunk goes through Transcribe's checks: the model must be one this server offers (public
 mode), the chunk's sample rate one audio is recorded at, and its audio is charged to the visitor's
@@ -19,6 +19,7 @@ from typing import Optional
 
 import gradio as gr
 import numpy as np
+from gradio.components.plot import PlotData
 
 from tiny_audio.app.run import refuse
 from tiny_audio.app.serving import ClientQuota, QuotaExceeded, client_id
@@ -74,6 +75,12 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
 
 def _figures(update: LiveUpdate):
     return plots.stage_histograms(update.result), plots.projector_vs_llm(update.result)
+
+
+def _figures_from_runner(view: LiveView, update: LiveUpdate):
+    """While recording: the figures built by the runner (the worker process, away from the server,
+    which must keep taking chunks), each handed to the page as it is."""
+    return tuple(PlotData(type="plotly", plot=figure) for figure in view.session.runner.figures(update.result))
 
 
 def start_worker(store, spec: str):
@@ -143,7 +150,10 @@ def on_plot_tick(view: Optional[LiveView]):
     if update is None or update is view.shown_plots:
         return NO_OUTPUT, NO_OUTPUT
     view.shown_plots = update
-    return _figures(update)
+    try:
+        return _figures_from_runner(view, update)
+    except Exception:  # the worker stopped: the text tick says so; the plots wait
+        return NO_OUTPUT, NO_OUTPUT
 
 
 def on_stop(view: Optional[LiveView]):

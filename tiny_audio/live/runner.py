@@ -9,6 +9,7 @@ the model itself.
 - ``complete``: the model's own decoding (beam search for nano) to the end of the audio, after an
   optional forced start: the text that is committed. On the 2-core CPU beam search costs about
   what greedy decoding does in bfloat16 (1.4 against 1.6 s for a 15-token sentence, one thread).
+- ``figures``: the live plots of a result, as Plotly JSON.
 """
 
 from __future__ import annotations
@@ -65,5 +66,17 @@ class ModelRunner:
             (samples, rate), continue_from=continue_from, max_new_tokens=max_new_tokens,
             beams=self.model.beams)
 
+    def figures(self, result: TranscriptionResult) -> list[str]:
+        """The live plots of ``result`` as Plotly JSON (``LIVE_FIGURES``): built where the runs are,
+        so that a worker process takes their cost off the server."""
+        return live_figures(result)
+
     def close(self) -> None:
         pass
+
+
+def live_figures(result: TranscriptionResult) -> list[str]:
+    """The Live tab's figures: the stage histograms and the projector against the LLM's embeddings."""
+    from tiny_audio.report import plots
+
+    return [plots.stage_histograms(result).to_json(), plots.projector_vs_llm(result).to_json()]

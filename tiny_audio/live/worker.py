@@ -106,6 +106,12 @@ class ProcessRunner:
     def complete(self, samples: np.ndarray, rate: int, continue_from: list[int], max_new_tokens: int):
         return self._call("complete", samples, rate, continue_from, max_new_tokens)
 
+    def figures(self, result) -> list[str]:
+        """The live plots of ``result``, built in the worker: a 12-panel figure holds Python's lock
+        in the server for ~0.1 s, as long as the browser's chunks come apart, and a chunk that
+        arrives while the server is held up replaces the one before it."""
+        return self._call("figures", result)
+
     def _call(self, kind: str, *args):
         with self._lock:  # one request at a time: sessions that share the worker take turns
             if self._info is None:
