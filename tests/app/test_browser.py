@@ -16,7 +16,9 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tiny_audio.app.examples import EXAMPLES_DIR
 
@@ -416,7 +418,8 @@ def inside_viewport(page, selector: str) -> dict:
 
 
 @pytest.mark.integration
-def test_on_a_laptop_the_result_is_in_the_first_view_and_a_new_clip_clears_it(app_url, browser, screenshot_path):
+def test_on_a_laptop_the_result_is_in_the_first_view_and_a_new_clip_or_an_error_clears_it(app_url, browser,
+                                                                                          screenshot_path, tmp_path):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport=LAPTOP)
@@ -449,6 +452,27 @@ def test_on_a_laptop_the_result_is_in_the_first_view_and_a_new_clip_clears_it(ap
         expect(page.locator("#verdict")).to_have_text("")
         expect(page.locator("#words")).to_have_text("")
         page.screenshot(path=tab_screenshot_path(screenshot_path, "laptop-new-example"))
+
+        # A run that fails leaves no earlier result behind: only its message.
+        transcribe_greedy(page)
+        silent = tmp_path / "silent.wav"
+        sf.write(silent, np.zeros(32_000, dtype=np.float32), 16_000)
+        page.locator("#speech button[aria-label='Clear']").click()
+        page.locator("#speech input[type=file]").set_input_files(silent)
+        expect(page.locator("#speech button[aria-label='Play']")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        page.locator("#transcribe").click()
+        expect(page.locator('[data-testid="toast-body"]')).to_contain_text("silent", timeout=TRANSCRIBE_TIMEOUT_MS)
+        expect(page.locator("#transcript textarea")).to_have_value("")
+        expect(page.locator("#story .js-plotly-plot svg.main-svg .trace")).to_have_count(0)
+        expect(page.locator("#verdict")).to_have_text("")
+        # Gradio's status badge on an output (not the toast, which carries the message).
+        badges = page.evaluate("[...document.querySelectorAll('.wrap > .error')].filter(e => e.offsetParent !== null)"
+                               ".map(e => e.closest('[id]')?.id)")
+        assert badges == ["transcript"], f"a failed run's Error badge is on {badges}, not on the transcript alone"
+        page.wait_for_timeout(500)  # the toast fades in
+        path = tab_screenshot_path(screenshot_path, "laptop-after-an-error")
+        page.screenshot(path=path)
+        print(f"screenshot: {path}")
     finally:
         logging.getLogger("tiny_audio.app").removeHandler(run_log)
         page.close()

@@ -49,9 +49,13 @@ def test_live_tab_handlers_stream_then_finish_with_everything_committed():
     assert json.loads(stages.plot)["data"][0]["name"] == shown.stages[0].name and stages.type == "plotly"
     assert json.loads(overlay.plot)["layout"] == json.loads(plots.projector_vs_llm(shown).to_json())["layout"]
     assert all(isinstance(out, SKIP) for out in live_tab.on_plot_tick(view))  # drawn once per update
-    text, status, stages, overlay, state, *timers = live_tab.on_stop(view)
-    assert state is None and "final run" in status and all(is_timer_stop(t) for t in timers)
+    first, then = live_tab.on_stop(view)  # the transcript at once, the figures after it
+    text, status, stages, overlay, state, *timers = first
+    assert "final run" in status and all(is_timer_stop(t) for t in timers)
+    assert all(isinstance(out, SKIP) for out in (stages, overlay, state))
     assert text == view.session.committed_text and view.session.committed_seconds == pytest.approx(2.0)
+    *_, stages, overlay, state, _, _ = then
+    assert state is None and json.loads(stages.to_json())["data"] and json.loads(overlay.to_json())["data"]
 
 
 class FailingRunner:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 from tiny_models import speechlike
-from tone_words import STOP, VOCABULARY, ToneReader, read, result_of, speak, text_of, words_of
+from tone_words import STOP, VOCABULARY, WORD_S, ToneReader, read, result_of, speak, text_of, words_of
 
 from tiny_audio.live.streaming import LEAD_S, LiveSession
-from tiny_audio.live.transcript import common_prefix, cut_loop
+from tiny_audio.live.transcript import common_prefix
+from tiny_audio.pipeline.text import cut_loop
 
 
 def int16_chunks(samples: np.ndarray, rate: int, seconds: float = 0.5):
@@ -74,22 +75,61 @@ def test_commits_are_made_in_the_pauses_between_sentences():
     assert words_of(session.finish().text) == [w for s in spoken for w in s]
 
 
-@pytest.mark.parametrize("last_words, fresh", [(8, True), (18, False)], ids=["short tail", "long tail"])
-def test_the_final_run_decodes_only_the_uncommitted_tail(last_words, fresh):
+def stream_to_a_stop(last_words: int, heard_all: bool):
+    """Ten sentences, then ``last_words`` more, the recording stopped in the middle of the last word;
+    ``heard_all``: the worker's last run heard the audio to its end (else 0.2 s came after it)."""
     spoken = sentences(10, seed=2) + [VOCABULARY[:last_words]]
     audio = speak(spoken, pause_s=0.5)
-    cut = audio.size - int(0.5 * 16_000)  # stop in the middle of the last sentence's last word
+    cut = audio.size - int(0.5 * 16_000)
     reader = ToneReader()
     session = LiveSession(reader, background=False)
-    stream(session, audio[:cut], 16_000)
-    tail_start = session.window.start / 16_000
+    late = 0 if heard_all else int(0.2 * 16_000)
+    stream(session, audio[: cut - late], 16_000)
+    while session.step() is not None:  # the worker catches up with what it was sent
+        pass
+    session.feed((audio[cut - late : cut] * 32767).astype(np.int16), 16_000)
+    return audio[:cut], reader, session
+
+
+@pytest.mark.parametrize("last_words", [4, 18], ids=["short tail", "long tail"])
+def test_the_final_run_decodes_only_the_tail_after_what_is_settled(last_words):
+    audio, reader, session = stream_to_a_stop(last_words, heard_all=False)
+    tail_start, agreed = session.window.start / 16_000, len(session._agreed)
+    runs = len(reader.calls)
     final = session.finish()
+    assert len(reader.calls) == runs + 1 and final.decoded
     kind, seconds, forced = reader.calls[-1]
-    assert kind == "complete" and seconds == pytest.approx(cut / 16_000 - tail_start)
+    # Greedy as the live text is, the tail alone, from the start the runs agreed on.
+    assert kind == "update" and seconds == pytest.approx(audio.size / 16_000 - tail_start) and forced == agreed
     assert seconds < 6.5  # the last sentence alone
-    # A short tail is decoded afresh; a long one keeps the start its runs agreed on (bounded cost).
-    assert (forced == 0) is fresh
-    assert final.text == text_of(read(audio[:cut], 16_000))
+    assert final.text == text_of(read(audio, 16_000))
+
+
+def test_a_tail_the_last_run_heard_to_its_end_costs_no_final_run():
+    audio, reader, session = stream_to_a_stop(4, heard_all=True)
+    runs = len(reader.calls)
+    final = session.finish()
+    assert len(reader.calls) == runs and not final.decoded and final.buffer_seconds > 0
+    assert final.text == text_of(read(audio, 16_000))
+
+
+def test_a_last_run_cut_off_by_its_token_cap_is_continued_from_its_words():
+    spoken = sentences(3, seed=2) + [VOCABULARY[:18]]
+    audio = speak(spoken, pause_s=0.5)[: -int(0.5 * 16_000)]
+    last = audio.size - int(18 * (WORD_S + 0.06) * 16_000)  # where the last sentence begins, about
+    reader = ToneReader()
+    session = LiveSession(reader, background=False)
+    stream(session, audio[:last], 16_000)
+    session.feed((audio[last:] * 32767).astype(np.int16), 16_000)  # the last sentence arrives at once
+    while session.step() is not None:  # its only run hears it all but stops at its token cap
+        pass
+    kind, _, forced_before = reader.calls[-1]
+    assert kind == "update" and forced_before + session.tail_tokens < 18
+    final = session.finish()
+    kind, _, forced = reader.calls[-1]
+    assert kind == "update" and final.decoded
+    assert forced == forced_before + session.tail_tokens  # that run's words are kept, not decoded again
+    assert final.text == text_of(read(audio, 16_000))
 
 
 def test_a_commit_starts_the_next_window_shortly_before_the_speech_resumes():
@@ -259,8 +299,10 @@ def test_runs_use_the_bfloat16_copy_where_the_cpu_has_it_and_commits_the_models_
     update = session.step()
     assert update.result.token_ids and update.result.beams == 1  # the live text: greedy
     monkeypatch.setattr(tiny_model, "beams", 3)  # a model that decodes with beam search by default
-    final = session.finish()
-    assert final.final and final.result.beams == 3 and final.result.dtype == str(expected.dtype).removeprefix("torch.")
+    commit = session.runner.complete(speechlike(1.5), 16_000, [], 4)  # what a pause commits: its decoding
+    assert commit.beams == 3 and commit.dtype == str(expected.dtype).removeprefix("torch.")
+    final = session.finish()  # the tail after Stop: greedy, as the live text it continues
+    assert final.final and final.decoded and final.result.beams == 1
 
 
 SENTENCES = (

@@ -199,6 +199,22 @@ def test_whisper_baseline_transcribes_every_example_clip():
         assert words(transcribe_with_whisper_decoder(nano, load_audio(wav))) == words(reference), wav
 
 
+@pytest.mark.integration
+def test_whisper_decoder_on_the_trimmed_window_is_scored_on_what_it_heard():
+    """On the trimmed window's frames (nano's projector input) Whisper's decoder still hears the
+    words, but runs on past them (it was trained to stop where the padding starts): the
+    transcript is cut where it repeats itself."""
+    from tiny_audio.app.examples import EXAMPLES_DIR
+    from tiny_audio.pipeline.audio import load_audio
+
+    nano = load_nano_whisper()
+    wav = EXAMPLES_DIR / "report_piper.wav"
+    reference = wav.with_suffix(".txt").read_text()
+    assert words(transcribe_with_whisper_decoder(nano, load_audio(wav), window="trimmed")) == words(reference)
+    with pytest.raises(ValueError, match="window"):
+        transcribe_with_whisper_decoder(nano, load_audio(wav), window="padded")
+
+
 # --- the conversion check ----------------------------------------------------------------------
 
 

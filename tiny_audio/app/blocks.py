@@ -25,9 +25,11 @@ from tiny_audio.app.views import (
     OUTPUTS,
     OVERLAY_HELP,
     STAGES_HELP,
+    STORY_TITLE,
     TOKENS_HELP,
     TRACE_HELP,
     empty_views,
+    in_view_figures,
     result_views,
     result_views_text,
     words_view,
@@ -80,7 +82,7 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
                 verdict = gr.Markdown(elem_id="verdict")
                 # Drawn at once (an empty figure that says what comes): the browser loads Plotly with
                 # the page, not when the first result arrives.
-                story = gr.Plot(plots.message_figure("The scale of the values at each stage",
+                story = gr.Plot(plots.message_figure(STORY_TITLE,
                                                      "Your clip's journey through the pipeline appears here."),
                                 show_label=False, elem_id="story")
                 info = gr.Markdown(elem_id="info")
@@ -128,18 +130,26 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
                 yield [empty_views()[name] for name in OUTPUTS] + [None]
                 model, samples, result, frames = transcribe(store, audio_path, model_spec, progress, beams, quota,
                                                             client)
-                first = empty_views("*Drawing the figures…*")
+                first = empty_views()
                 first.update({name: value for name, value in result_views_text(result).items() if name in FIRST})
+                first["story"] = plots.message_figure(STORY_TITLE, "Drawing the figures…")
                 yield [first[name] for name in OUTPUTS] + [None]
-                progress(0.8, desc="Untrained baseline: the same frames through a random projector")
+                progress(0.75, desc="Drawing the first figures")
+                in_view = in_view_figures(result, log_y_value, shared_value)
+                first.update(in_view)
+                yield [first[name] for name in OUTPUTS] + [None]
+                progress(0.85, desc="Untrained baseline: the same frames through a random projector")
                 baseline = projector_baseline(model, samples, frames=frames)
-                progress(0.9, desc="Drawing")
-                shown = result_views(samples, result, log_y_value, shared_value, baseline)
+                progress(0.95, desc="Drawing the rest")
+                shown = result_views(samples, result, log_y_value, shared_value, baseline, in_view=in_view)
             finally:
                 if slots is not None:  # taken by on_join
                     slots.give_back(client)
             log.info("transcribed %.1f s of audio with %s", result.duration_s, result.model_name)
-            yield [shown[name] for name in OUTPUTS] + [LastRun((model_spec or DEFAULT_MODEL).strip(), samples, result)]
+            last_run = LastRun((model_spec or DEFAULT_MODEL).strip(), samples, result)
+            # Everything again (an API client reads the last output alone); the browser is sent only
+            # what changed, so the figures already drawn are not drawn again.
+            yield [shown[name] for name in OUTPUTS] + [last_run]
 
         def on_join(audio_path, model_spec, log_y_value, shared_value, decoding_value=DEFAULT_DECODING,
                     request: gr.Request = None):
@@ -181,7 +191,8 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
         transcript.change(words_view, [reference, transcript], words, api_visibility="private")
         button.click(on_transcribe, [audio, model_box, log_y, shared, decoding], outputs + [last],
                      concurrency_id="model", concurrency_limit=1, api_name="transcribe",
-                     validator=on_join if slots is not None else None) \
+                     # Progress, and a failed run's "Error", on the transcript alone: not a badge on every figure.
+                     show_progress_on=transcript, validator=on_join if slots is not None else None) \
             .success(on_narrow, [last, log_y, shared, width], narrow, api_visibility="private", show_progress="hidden")
         for toggle in (log_y, shared):
             toggle.change(on_toggle, [last, log_y, shared], stages, api_visibility="private") \

@@ -24,6 +24,7 @@ from gradio.components.plot import PlotData
 from tiny_audio.app.run import refuse
 from tiny_audio.app.serving import ClientQuota, QuotaExceeded, client_id
 from tiny_audio.app.store import DEFAULT_MODEL
+from tiny_audio.live.display import final_run_words
 from tiny_audio.live.streaming import LiveSession, LiveUpdate
 from tiny_audio.live.worker import shared_runner
 from tiny_audio.pipeline.audio import AudioError, check_rate
@@ -63,9 +64,7 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
     notice = f"⚠️ {update.result.notice}\n\n" if update.result.notice else ""
     committed = f"{session.committed_seconds:.1f} s committed"
     if update.final:
-        ran = (f"final run on the last {update.buffer_seconds:.1f} s took {1000 * update.latency_s:.0f} ms"
-               if update.buffer_seconds else "final run: nothing left, all was committed at the pauses")
-        return notice + f"{ran} · {heard}, {committed}"
+        return notice + f"{final_run_words(update)} · {heard}, {committed}"
     precision = f" · run in {session.runner.updates_precision}" if session.runner.updates_precision else ""
     return notice + (
         f"update {session.model_runs} · {update.buffer_seconds:.1f} s in the window ({heard}, {committed}) · "
@@ -157,18 +156,22 @@ def on_plot_tick(view: Optional[LiveView]):
 
 
 def on_stop(view: Optional[LiveView]):
-    """The recording ended: decode the uncommitted tail, show everything, forget the session."""
+    """The recording ended: decode the uncommitted tail, show the transcript, then the figures, and
+    forget the session."""
     stopped = [gr.Timer(active=False), gr.Timer(active=False)]
     if view is None:
-        return [NO_OUTPUT] * 4 + [None] + stopped
+        yield [NO_OUTPUT] * 4 + [None] + stopped
+        return
     try:
         update = view.session.finish()
     except Exception as error:  # the final run failed: say why, do not leave a bare "Error"
         raise gr.Error(f"The final run failed: {str(error).strip().splitlines()[0]}") from None
     if update is None:
-        return ["", "nothing but silence was heard", NO_OUTPUT, NO_OUTPUT, None] + stopped
+        yield ["", "nothing but silence was heard", NO_OUTPUT, NO_OUTPUT, None] + stopped
+        return
+    yield [update.text, _status(view, update), NO_OUTPUT, NO_OUTPUT, NO_OUTPUT] + stopped
     stages, overlay = _figures(update)
-    return [update.text, _status(view, update), stages, overlay, None] + stopped
+    yield [NO_OUTPUT, NO_OUTPUT, stages, overlay, None, NO_OUTPUT, NO_OUTPUT]
 
 
 def _close(view: Optional[LiveView]) -> None:

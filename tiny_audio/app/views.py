@@ -41,7 +41,8 @@ numbers have it; the dashed line marks the mean. Watch the spread (σ): stacking
 scale, **RMSNorm** (rescaling each vector to a fixed size) resets it to ~1, the **SwiGLU** (a gated
 layer: one projection times the smooth gate of another) makes it sparse and peaked, and the last
 RMSNorm sets the scale the LLM will see. **post-norm** (the projector's output) sits beside the
-**LLM token embeddings** (the LLM's own vectors for every word piece): the pair that should match."""
+**LLM token embeddings** (the LLM's own vectors for every word piece): the pair that should match.
+**generated tokens**: the embeddings of the word pieces the LLM wrote for this clip."""
 
 OVERLAY_HELP = """Does the projector's output look like the token embeddings the LLM was trained on?
 The table puts each number beside the same number for an **untrained projector** of the same shape
@@ -68,11 +69,11 @@ point the most the same way (cosine similarity): what the LLM "reads" there. Dar
 TIMING_NAMES = {"prefill": "prompt read (prefill)", "trace": "statistics"}
 
 
-def empty_views(message: str = "") -> dict:
+def empty_views() -> dict:
     """Every output cleared: what the page shows while a new clip runs, after an error, or once
     the input has changed (so that no result sits beside a clip it does not belong to)."""
     shown = {name: None for name in OUTPUTS}
-    shown.update(transcript="", notice="", info=message, verdict="", gap="")
+    shown.update(transcript="", notice="", info="", verdict="", gap="")
     return shown
 
 
@@ -86,17 +87,31 @@ def result_views_text(result: TranscriptionResult) -> dict:
     return {"transcript": result.text, "notice": f"⚠️ {result.notice}" if result.notice else "", "info": info}
 
 
+STORY_TITLE = "The scale of the values at each stage"
+
+
+def in_view_figures(result: TranscriptionResult, log_y: bool, shared_range: bool, compact: bool = False) -> dict:
+    """The figures in the first view on a laptop, by output name: sent before the rest is
+    computed, so that the browser draws them while the server works."""
+    return {
+        "stages": plots.stage_histograms(result, log_y=log_y, shared_range=shared_range, compact=compact),
+        "story": plots.stage_story(result, STORY_TITLE),
+    }
+
+
 def result_views(samples, result: TranscriptionResult, log_y: bool, shared_range: bool,
-                 baseline: Optional[Baseline] = None, compact: bool = False) -> dict:
+                 baseline: Optional[Baseline] = None, compact: bool = False, in_view: Optional[dict] = None) -> dict:
     """Everything the page shows for one result, by output name. ``baseline``: the untrained
-    projector on the same frames, for the verdict; ``compact``: figures for a phone's width."""
+    projector on the same frames, for the verdict; ``compact``: figures for a phone's width;
+    ``in_view``: the figures of ``in_view_figures`` if they were already built."""
+    in_view = in_view or in_view_figures(result, log_y, shared_range, compact)
     gap = stage_tables.comparison_table(result).to_markdown()
     if baseline is not None:
         gap = verdict.verdict_table(baseline).to_markdown() + "\n\n" + gap
     return {
         **result_views_text(result),
         "stats": _table(stage_tables.stats_table(result)),
-        "stages": plots.stage_histograms(result, log_y=log_y, shared_range=shared_range, compact=compact),
+        **in_view,
         "overlay": plots.projector_vs_llm(result),
         "gap": gap,
         "norms": plots.frame_norms(result),
@@ -105,7 +120,6 @@ def result_views(samples, result: TranscriptionResult, log_y: bool, shared_range
         "tokens": plots.nearest_tokens(result, waveform=samples, compact=compact),
         "download": write_json(result),
         "verdict": verdict.verdict_line(baseline) if baseline is not None else "",
-        "story": plots.stage_story(result, "The scale of the values at each stage"),
         "agreement": plots.dimension_agreement(baseline) if baseline is not None else None,
     }
 

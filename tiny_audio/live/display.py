@@ -52,14 +52,22 @@ def stage_line(update: LiveUpdate, width: int = 1000) -> str:
     return short if len(short) <= width else short[: width - 1] + "…"
 
 
+def final_run_words(update: LiveUpdate) -> str:
+    """What the final update did after the end of the input, in words."""
+    if not update.buffer_seconds:
+        return "final run: nothing left, all was committed at the pauses"
+    took = f"{1000 * update.latency_s:.0f} ms"
+    if not update.decoded:
+        return f"final run: none needed, the last {update.buffer_seconds:.1f} s was already transcribed to its end ({took})"
+    return f"final run on the last {update.buffer_seconds:.1f} s took {took}"
+
+
 def status_line(session: LiveSession, update: Optional[LiveUpdate]) -> str:
     heard = f"heard {session.heard_seconds:.1f} s, committed {session.committed_seconds:.1f} s"
     if update is None:
         return f"listening · {heard} · waiting for speech"
     if update.final:
-        if not update.buffer_seconds:
-            return f"final run: nothing left, all was committed at the pauses · {heard}"
-        return f"final run on the last {update.buffer_seconds:.1f} s took {update.latency_s:.2f} s · {heard}"
+        return f"{final_run_words(update)} · {heard}"
     return (
         f"update {session.model_runs} · window {session.window.seconds:.1f} s · {heard} · "
         f"latency {update.latency_s:.2f} s on {update.buffer_seconds:.1f} s"

@@ -17,10 +17,11 @@ microphone or a file played at real-time pace). The design:
   the next window starts at the cut. Words are never split between two windows, so none is
   repeated or lost at a boundary. Speech that never pauses is cut at its quietest gap once the
   window reaches ``long_window_s``.
-- ``finish`` decodes only the uncommitted tail once more (afresh when it is short, otherwise
-  with its agreed start forced, so the cost stays bounded) and adds it to the committed text. Every decode is capped in length and cut
-  where it starts repeating itself (transcript.py); a final run that loops gives way to the live
-  text of the same audio.
+- ``finish`` adds the uncommitted tail to the committed text: the live text as it is when its
+  run heard all the audio and ended on its own, otherwise a greedy decode that continues from
+  what is settled (that run's words, or the agreed start), so only the tail's last words are
+  decoded. Every decode is capped in length and cut where it starts repeating itself
+  (``pipeline.text.cut_loop``); a final run that loops gives way to the live text of the same audio.
 - The runs go through a runner: ``ModelRunner`` (runner.py) in this process, or the app's
   worker process (worker.py).
 """
@@ -45,11 +46,12 @@ from tiny_audio.live.pauses import (
     quietest_gap,
 )
 from tiny_audio.live.runner import ModelRunner
-from tiny_audio.live.transcript import Segment, common_prefix, cut_loop, join
+from tiny_audio.live.transcript import Segment, common_prefix, join
 from tiny_audio.live.window import Window
 from tiny_audio.pipeline.audio import SILENCE_PEAK, AudioError, resample, to_float, to_mono
 from tiny_audio.pipeline.decoding import default_max_new_tokens
 from tiny_audio.pipeline.result import TranscriptionResult
+from tiny_audio.pipeline.text import cut_loop
 
 DEFAULT_MAX_SECONDS = 20.0  # no window (and so no run) is longer than this
 DEFAULT_LONG_WINDOW_S = 10.0  # speech without a pause is cut this often
@@ -58,7 +60,6 @@ DEFAULT_MIN_SECONDS = 0.8  # a first run on a fraction of a word only hallucinat
 AGREE_GAP_S = 0.4  # two runs only agree when the later one heard this much more
 LEAD_S = 0.3  # silence kept before the first speech of a window
 FALLBACK_MARGIN_S = 2.0  # an unpaused cut leaves the newest seconds (a word in progress) alone
-FRESH_TAIL_S = 4.0  # after Stop, a tail this short is decoded with nothing forced
 IDLE_TIMEOUT_S = 120.0  # a session nobody feeds (a closed browser tab) stops its worker
 SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 
@@ -74,6 +75,7 @@ class LiveUpdate:
     committed_seconds: float = 0.0  # audio covered by committed text
     audio_end_s: float = 0.0  # where the audio the run saw ends, in seconds since the start
     final: bool = False
+    decoded: bool = True  # the final update: its tail was decoded (False: the live text covered it)
 
 
 class Cut(NamedTuple):
@@ -117,6 +119,7 @@ class LiveSession:
         self._rejected_pause: Optional[int] = None  # a short pause whose text ended no sentence
         self._history: list[tuple[list[int], int]] = []  # the window's recent hypotheses, with their audio end
         self._window_text = ""  # the window's latest transcript
+        self._window_ended = False  # its run ended on its own, before its token cap
         self._speech = False  # the window holds speech not yet committed
         self._unchecked = False  # audio arrived since the worker last looked for a pause
         self._latest: Optional[LiveUpdate] = None
@@ -197,22 +200,29 @@ class LiveSession:
             samples, rate, start = self.window.samples(), self.window.rate, self.window.start
             self._commit(samples, rate, start, self._fallback_cut(samples, rate))
         samples, rate, start = self.window.samples(), self.window.rate, self.window.start
-        result = None
+        result, decoded = None, False
         if rate and self._speech and has_speech(samples, rate):
-            # A short tail is decoded afresh, as a commit would be; a long one keeps its agreed start.
-            forced = list(self._agreed) if samples.size > FRESH_TAIL_S * rate else []
-            budget = decode_budget(samples.size / rate, len(forced), self.tail_tokens)
-            try:
-                result = self.runner.complete(samples, rate, forced, budget)
-            except AudioError:
-                result = None
-            if result is not None:
-                self.model_runs += 1
-                text, looped = cut_loop(result.text)
-                if looped and self._window_text:  # the live text of the same audio is the better one
-                    text = self._window_text
-                self.segments.append(Segment(text, start / rate, (start + samples.size) / rate))
-                self.window.drop_until(start + samples.size)
+            end = start + samples.size
+            heard_all = bool(self._history) and self._history[-1][1] == end  # no audio since the last run
+            text = self._window_text
+            if not (heard_all and self._window_ended):  # otherwise the live text is already the whole tail
+                # Greedy, as the live text is, from what is settled: the latest run's words when it
+                # heard all the audio (only its cut-off end is left to decode), else the agreed start.
+                forced = list(self._history[-1][0]) if heard_all else list(self._agreed)
+                budget = decode_budget(samples.size / rate, len(forced), self.tail_tokens)
+                try:
+                    result = self.runner.update(samples, rate, forced, budget)
+                except AudioError:
+                    result = None
+                if result is not None:
+                    self.model_runs += 1
+                    decoded = True
+                    text, looped = cut_loop(result.text)
+                    if looped and self._window_text:  # the live text of the same audio is the better one
+                        text = self._window_text
+            if text:
+                self.segments.append(Segment(text, start / rate, end / rate))
+            self.window.drop_until(end)
         last = result or (self._latest.result if self._latest else None)
         if last is None:
             return None
@@ -220,12 +230,13 @@ class LiveSession:
             result=last,
             text=self.committed_text,
             agreed_tokens=0,
-            buffer_seconds=samples.size / rate if result is not None else 0.0,  # the tail decoded
+            buffer_seconds=samples.size / rate if rate else 0.0,  # the uncommitted tail
             heard_seconds=self.heard_seconds,
             latency_s=time.perf_counter() - started,
             committed_seconds=self.committed_seconds,
             audio_end_s=(start + samples.size) / rate if rate else 0.0,
             final=True,
+            decoded=decoded,
         )
         return self._latest
 
@@ -281,7 +292,7 @@ class LiveSession:
             rest = self.window.samples()
             quiet = leading_quiet(rest, rate, quiet_threshold(frame_rms(piece, rate)))
             self.window.drop_until(end + max(0, quiet - int(LEAD_S * rate)))
-            self._agreed, self._history, self._window_text = [], [], ""
+            self._agreed, self._history, self._window_text, self._window_ended = [], [], "", False
             rest = self.window.samples()
             self._speech = has_speech(rest, rate)
             self._unchecked = self._speech  # the rest may hold another pause
@@ -327,6 +338,7 @@ class LiveSession:
             # Keep the newest run old enough to agree with, and those that will become so.
             self._history = self._history[older[-1] if older else 0 :] + [(hypothesis, end)]
             self._window_text = cut_loop(result.text)[0]
+            self._window_ended = len(hypothesis) - len(forced) < self.tail_tokens
             update = LiveUpdate(
                 result=result,
                 text=join(self.committed_text, self._window_text),

@@ -1,5 +1,8 @@
 """Clean-up of generated text: thinking blocks and runaway repetitions.
 
+``cut_loop`` is the strict guard for decodes that must not run on: live mode's pieces, and
+Whisper's decoder on frames it cannot tell the end of (the first repeat of a phrase ends it).
+
 Two variants. ``clean_transcript`` is the nano model's (its measured error rates were taken with
 it). ``clean_checkpoint_transcript`` behaves as Tiny Audio's own pipeline does for its
 checkpoints: closed ``<think>…</think>`` blocks removed, then a character repeated at the very
@@ -82,3 +85,42 @@ def clean_checkpoint_transcript(text: str) -> str:
     while _TRAILING_WORD.search(text):
         text = _TRAILING_WORD.sub(r"\1", text)
     return collapse_trailing_phrase(text)
+
+
+REPEAT_PHRASE_WORDS = 4  # a phrase this long said twice in one piece is a loop, not speech
+REPEAT_UNIT_TIMES = 4  # a shorter one four times in a row ("no, no, no" is still speech)
+
+
+def _words(text: str) -> list[str]:
+    return [re.sub(r"[^\w']", "", word.lower()) for word in text.split()]
+
+
+def loop_start(text: str) -> int | None:
+    """The word index where ``text`` starts repeating itself — the second time a phrase of
+    ``REPEAT_PHRASE_WORDS`` words appears, or the second of ``REPEAT_UNIT_TIMES`` back-to-back
+    copies of a shorter one — or None when it does not."""
+    words = _words(text)
+    n = REPEAT_PHRASE_WORDS
+    seen: set[tuple[str, ...]] = set()
+    first = None
+    for i in range(len(words) - n + 1):
+        phrase = tuple(words[i : i + n])
+        if phrase in seen:
+            first = i
+            break
+        seen.add(phrase)
+    for unit in range(1, n):
+        for i in range(len(words) - unit * REPEAT_UNIT_TIMES + 1):
+            copies = [words[i + c * unit : i + (c + 1) * unit] for c in range(REPEAT_UNIT_TIMES)]
+            if all(copy == copies[0] for copy in copies) and any(copies[0]):
+                first = i + unit if first is None else min(first, i + unit)
+                break
+    return first
+
+
+def cut_loop(text: str) -> tuple[str, bool]:
+    """``text`` up to where it starts repeating itself, and whether it did."""
+    start = loop_start(text)
+    if start is None:
+        return text, False
+    return " ".join(text.split()[:start]), True

@@ -134,7 +134,9 @@ def score_clips(clips: list[Clip], systems: dict[str, Callable[[Path], str]], pr
 
 
 def format_table(table: dict[str, Counts], systems: list[str]) -> str:
-    header = f"{'group':<28}{'clips':>6}{'words':>7}" + "".join(f"{name + ' WER':>16}" for name in systems)
+    widths = [max(16, len(name) + 6) for name in systems]
+    header = f"{'group':<28}{'clips':>6}{'words':>7}" + "".join(
+        f"{name + ' WER':>{width}}" for name, width in zip(systems, widths))
     if len(systems) == 2:
         header += f"{'ratio':>8}"
     lines = [header, "-" * len(header)]
@@ -142,7 +144,7 @@ def format_table(table: dict[str, Counts], systems: list[str]) -> str:
     for group in order:
         counts = table[group]
         line = f"{group:<28}{counts.clips:>6}{counts.words:>7}"
-        line += "".join(f"{100 * counts.wer(name):>15.1f}%" for name in systems)
+        line += "".join(f"{100 * counts.wer(name):>{width - 1}.1f}%" for name, width in zip(systems, widths))
         if len(systems) == 2:
             base = counts.wer(systems[1])
             line += f"{counts.wer(systems[0]) / base:>8.2f}" if base else f"{'-':>8}"
@@ -182,7 +184,10 @@ def split_title(split: str, clips: list[Clip], total: int) -> str:
     return f"split {split}" + (f": {what}" if what else "") + subset
 
 
-def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Callable[[Path], str]]:
+def systems_for(model, whisper: Optional[object], beams: int,
+                whisper_trimmed: bool = False) -> dict[str, Callable[[Path], str]]:
+    """``whisper_trimmed``: also Whisper's decoder on the frames nano's projector reads (the
+    encoder run on the audio alone, not on the 30 s window)."""
     from tiny_audio.pipeline.audio import load_audio
 
     systems = {"nano": lambda path: model.transcribe(path, trace=False, beams=beams).text}
@@ -190,6 +195,9 @@ def systems_for(model, whisper: Optional[object], beams: int) -> dict[str, Calla
         from tiny_audio.loading.weights.whisper import transcribe_with_whisper_decoder
 
         systems["whisper"] = lambda path: transcribe_with_whisper_decoder(whisper, load_audio(path), beams)
+        if whisper_trimmed:
+            systems["whisper_trimmed"] = lambda path: transcribe_with_whisper_decoder(
+                whisper, load_audio(path), beams, window="trimmed")
     return systems
 
 
@@ -205,6 +213,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--sample", type=positive_int, help="a fixed subset of N clips of each split, by a hash "
                         "of their names (spread over every speaker and engine)")
     parser.add_argument("--no-whisper", action="store_true", help="skip Whisper tiny.en's own decoder")
+    parser.add_argument("--whisper-trimmed", action="store_true", help="also Whisper's decoder on the trimmed "
+                        "window's frames, the ones nano's projector reads (what the trimmed window costs)")
     parser.add_argument("--json", type=Path, help="write every transcript and the tables here")
     parser.add_argument("--weights", type=Path, help="a training run's directory (default: the shipped nano weights)")
     parser.add_argument("--beams", type=positive_int, help="decoding, for both systems: 1 greedy, more beam search "
@@ -246,7 +256,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         whisper = load_nano_whisper()
     beams = args.beams or model.beams
-    systems = systems_for(model, whisper, beams)
+    systems = systems_for(model, whisper, beams, args.whisper_trimmed)
     print(f"{model.name}; {'trained' if model.projector_trained else 'UNTRAINED'} projector; "
           f"{decoding_text(beams)}; " + ", ".join(f"{len(c)} {s} clips" for s, c in splits.items()), file=sys.stderr)
     tables, rows, seconds = {}, [], {}

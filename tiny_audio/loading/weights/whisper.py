@@ -307,9 +307,14 @@ def _feature_extractor(config: WhisperConfig) -> WhisperFeatureExtractor:
 
 
 @torch.inference_mode()
-def transcribe_with_whisper_decoder(nano: NanoWhisper, samples_16k: np.ndarray, beams: int = 1) -> str:
+def transcribe_with_whisper_decoder(nano: NanoWhisper, samples_16k: np.ndarray, beams: int = 1,
+                                    window: str = "full") -> str:
     """Whisper's own transcript of one mono 16 kHz clip of at most 30 s: greedy, or beam search
-    with ``beams`` beams."""
+    with ``beams`` beams. ``window="trimmed"``: its decoder reads the frames of the encoder run on
+    the clip's audio alone, as nano's projector does (pipeline/encoders.py), instead of the 30 s
+    window it was trained on: what the trimmed window costs Whisper itself. Without the padding
+    its decoder does not know where the audio ends and says it again, so that transcript is
+    capped in length and cut where it starts repeating itself: what is scored is what it heard."""
     if beams < 1:
         raise ValueError(f"beams must be at least 1, got {beams}")
     samples = np.asarray(samples_16k, dtype=np.float32)
@@ -321,5 +326,20 @@ def transcribe_with_whisper_decoder(nano: NanoWhisper, samples_16k: np.ndarray, 
     input_features = features.input_features.to(nano.model.dtype)
     config = copy.deepcopy(nano.model.generation_config)
     config.num_beams = beams
+    if window == "trimmed":
+        from transformers.modeling_outputs import BaseModelOutput
+
+        from tiny_audio.pipeline.decoding import default_max_new_tokens
+        from tiny_audio.pipeline.encoders import encoder_from_model
+        from tiny_audio.pipeline.text import cut_loop
+
+        encoder = encoder_from_model(nano.model, window="trimmed", feature_extractor=nano.feature_extractor)
+        frames = encoder.encode(input_features, samples.size)
+        config.max_new_tokens = default_max_new_tokens(samples.size / SAMPLE_RATE)
+        tokens = nano.model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=frames),
+                                     generation_config=config)
+        return cut_loop(nano.tokenizer.decode(tokens[0], skip_special_tokens=True).strip())[0]
+    if window != "full":
+        raise ValueError(f"window must be 'full' or 'trimmed', not {window!r}")
     tokens = nano.model.generate(input_features, generation_config=config)
     return nano.tokenizer.decode(tokens[0], skip_special_tokens=True).strip()
