@@ -217,8 +217,9 @@ def run_session(model, speed: float = 1.0, voice: str = VOICE) -> dict:
     share = CpuShare()
     fast = model_for_updates(model)
     # The model as loaded with its default decoding (what the Transcribe tab gives), greedy, and the
-    # default decoding in the live runs' precision (what a commit runs).
-    for name, runner, beams in (("default", model, None), ("greedy", model, 1), ("live precision", fast, None)):
+    # default decoding in the live runs' precision (what a commit runs), when that is another one.
+    runs = [("default", model, None), ("greedy", model, 1)] + ([("live precision", fast, None)] if fast is not model else [])
+    for name, runner, beams in runs:
         texts, took = offline(runner, clips, beams)
         decoding = decoding_text(beams or model.beams)
         wer = word_error_rate(reference, " ".join(texts))

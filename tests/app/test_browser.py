@@ -136,8 +136,8 @@ def comes_true(page, script: str, arg=None, timeout_ms: int = RENDER_TIMEOUT_MS)
     return True
 
 
-def assert_plot_drawn(page, elem_id: str) -> None:
-    assert comes_true(page, PLOT_DRAWN, elem_id), f"the plot #{elem_id} did not draw within {RENDER_TIMEOUT_MS} ms"
+def assert_plot_drawn(page, elem_id: str, timeout_ms: int = RENDER_TIMEOUT_MS) -> None:
+    assert comes_true(page, PLOT_DRAWN, elem_id, timeout_ms), f"the plot #{elem_id} did not draw within {timeout_ms} ms"
 
 
 def watch_for_problems(page) -> list[str]:
@@ -279,8 +279,10 @@ def test_live_tab_transcribes_the_microphone(app_url, microphone_browser, screen
             page.wait_for_timeout(100)
         assert any(LIVE_UPDATE.search(text) for text in seen)
         assert leaked == [], f"Gradio's progress clock showed in the status: {leaked[:3]}"
-        assert_plot_drawn(page, "live-stages")
-        assert_plot_drawn(page, "live-overlay")
+        # The worker builds an update's plots after its model run, which on a CPU without native
+        # bfloat16, shared with this browser, can take as long as the first run.
+        assert_plot_drawn(page, "live-stages", LIVE_RUN_TIMEOUT_MS)
+        assert_plot_drawn(page, "live-overlay", LIVE_RUN_TIMEOUT_MS)
         print(f"live status: {status.inner_text()!r}")
         print(f"first words {first_words:.2f} s after Record; update latency as shown: median "
               f"{sorted(latencies)[len(latencies) // 2]} ms, max {max(latencies)} ms ({len(latencies)} readings)")

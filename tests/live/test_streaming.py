@@ -165,6 +165,35 @@ def test_a_commit_starts_the_next_window_shortly_before_the_speech_resumes():
     assert words_of(session.finish().text) == [w for sentence in spoken for w in sentence]
 
 
+class SlowBeams(ToneReader):
+    """A reader whose ``complete`` (the model's own decoding) takes as long as the audio it hears,
+    on the session's clock; its greedy ``update`` takes no time."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+
+    def complete(self, samples, rate, continue_from, max_new_tokens):
+        self.clock.now += samples.size / rate
+        return ToneReader.complete(self, samples, rate, continue_from, max_new_tokens)
+
+
+def test_commits_decode_greedily_once_the_models_own_decoding_falls_behind_the_speech(monkeypatch):
+    from tiny_audio.live import streaming
+
+    clock = type("Clock", (), {"now": 0.0})()
+    monkeypatch.setattr(streaming.time, "perf_counter", lambda: clock.now)
+    spoken = sentences(4, seed=3)
+    audio = speak(spoken, pause_s=0.5)
+    reader = SlowBeams(clock)
+    session = LiveSession(reader, background=False)
+    stream(session, audio, 16_000)
+    kinds = [kind for kind, _, forced in reader.calls if forced == 0 and kind == "complete"]
+    assert kinds == ["complete"] and session.greedy_commits  # one slow commit, then greedy ones
+    assert len(session.segments) >= 3
+    assert words_of(session.finish().text) == [w for s in spoken for w in s]
+
+
 class LoopingFinal(ToneReader):
     """A decoder that, decoding to the end, says its last words over and over."""
 

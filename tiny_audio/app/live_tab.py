@@ -66,6 +66,8 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
     if update.final:
         return notice + f"{final_run_words(update)} · {heard}, {committed}"
     precision = f" · run in {session.runner.updates_precision}" if session.runner.updates_precision else ""
+    if session.greedy_commits:
+        precision += " · pieces decoded greedily (beam search fell behind the speech)"
     return notice + (
         f"update {session.model_runs} · {update.buffer_seconds:.1f} s in the window ({heard}, {committed}) · "
         f"latency {1000 * update.latency_s:.0f} ms · {update.agreed_tokens} tokens agreed{precision}"

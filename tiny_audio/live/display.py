@@ -71,6 +71,7 @@ def status_line(session: LiveSession, update: Optional[LiveUpdate]) -> str:
     return (
         f"update {session.model_runs} · window {session.window.seconds:.1f} s · {heard} · "
         f"latency {update.latency_s:.2f} s on {update.buffer_seconds:.1f} s"
+        + (" · pieces greedy (beam search fell behind)" if session.greedy_commits else "")
     )
 
 

@@ -12,7 +12,9 @@ microphone or a file played at real-time pace). The design:
   later run having heard at least ``AGREE_GAP_S`` more) is forced as the start of the next answer,
   and at most ``tail_tokens`` new tokens are decoded, greedily: a run's cost stays bounded.
 - When the speech pauses (pauses.py), the audio up to a cut inside the pause is decoded on its
-  own, from nothing forced and with the model's own decoding, as one clip would be; if its text
+  own, from nothing forced and with the model's own decoding, as one clip would be (greedily
+  instead, once that took more than ``COMMIT_SHARE`` of the audio's time: on a CPU without
+  native bfloat16 nano's beam search is slower than speech); if its text
   ends a sentence (or the pause is long), that text is committed with the audio time it covers and
   the next window starts at the cut. Words are never split between two windows, so none is
   repeated or lost at a boundary. Speech that never pauses is cut at its quietest gap once the
@@ -60,6 +62,9 @@ DEFAULT_MIN_SECONDS = 0.8  # a first run on a fraction of a word only hallucinat
 AGREE_GAP_S = 0.4  # two runs only agree when the later one heard this much more
 LEAD_S = 0.3  # silence kept before the first speech of a window
 FALLBACK_MARGIN_S = 2.0  # an unpaused cut leaves the newest seconds (a word in progress) alone
+# A commit may take this share of the audio it covers (the rest of the time is the live text's);
+# one that takes longer, and the session's later commits decode greedily.
+COMMIT_SHARE = 0.5
 IDLE_TIMEOUT_S = 120.0  # a session nobody feeds (a closed browser tab) stops its worker
 SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 
@@ -115,6 +120,7 @@ class LiveSession:
         self.model_runs = 0
         self.heard_seconds = 0.0
         self.error: Optional[str] = None  # why the worker stopped, if a run failed
+        self.greedy_commits = False  # the model's own decoding fell behind the speech (``COMMIT_SHARE``)
         self._agreed: list[int] = []  # the window's tokens two runs agreed on
         self._rejected_pause: Optional[int] = None  # a short pause whose text ended no sentence
         self._history: list[tuple[list[int], int]] = []  # the window's recent hypotheses, with their audio end
@@ -272,11 +278,14 @@ class LiveSession:
         started = time.perf_counter()
         result, text = None, ""
         if has_speech(piece, rate):
+            decode = self.runner.update if self.greedy_commits else self.runner.complete
             try:
-                result = self.runner.complete(piece, rate, [], decode_budget(piece.size / rate, 0, self.tail_tokens))
+                result = decode(piece, rate, [], decode_budget(piece.size / rate, 0, self.tail_tokens))
                 text, _ = cut_loop(result.text)
             except AudioError:  # nothing a model can read (too short, or silent after all)
                 result = None
+            if time.perf_counter() - started > COMMIT_SHARE * piece.size / rate:
+                self.greedy_commits = True  # this machine's beam search cannot keep up with speech
         with self._changed:
             if result is not None:
                 self.model_runs += 1
