@@ -83,7 +83,7 @@ def build_demo(store: Optional[ModelStore] = None, quota: Optional[ClientQuota] 
                 # Drawn at once (an empty figure that says what comes): the browser loads Plotly with
                 # the page, not when the first result arrives.
                 story = gr.Plot(plots.message_figure(STORY_TITLE,
-                                                     "Your clip's journey through the pipeline appears here."),
+                                                     "Your clip's journey through<br>the pipeline appears here."),
                                 show_label=False, elem_id="story")
                 info = gr.Markdown(elem_id="info")
                 notice = gr.Markdown(elem_id="notice")
