@@ -113,6 +113,20 @@ def test_a_tail_the_last_run_heard_to_its_end_costs_no_final_run():
     assert final.text == text_of(read(audio, 16_000))
 
 
+def test_after_a_last_pause_the_final_update_has_no_tail_and_runs_nothing():
+    spoken = sentences(3, seed=4)
+    audio = speak(spoken, pause_s=0.5, lead_s=1.0)  # a second of silence after the last word
+    reader = ToneReader()
+    session = LiveSession(reader, background=False)
+    stream(session, audio, 16_000)
+    while session.step() is not None:
+        pass
+    runs = len(reader.calls)
+    final = session.finish()
+    assert len(reader.calls) == runs and final.buffer_seconds == 0.0
+    assert words_of(final.text) == [w for s in spoken for w in s]
+
+
 def test_a_last_run_cut_off_by_its_token_cap_is_continued_from_its_words():
     spoken = sentences(3, seed=2) + [VOCABULARY[:18]]
     audio = speak(spoken, pause_s=0.5)[: -int(0.5 * 16_000)]

@@ -24,7 +24,7 @@ from gradio.components.plot import PlotData
 from tiny_audio.app.run import refuse
 from tiny_audio.app.serving import ClientQuota, QuotaExceeded, client_id
 from tiny_audio.app.store import DEFAULT_MODEL
-from tiny_audio.live.display import final_run_words
+from tiny_audio.live.display import GREEDY_PIECES, final_run_words
 from tiny_audio.live.streaming import LiveSession, LiveUpdate
 from tiny_audio.live.worker import shared_runner
 from tiny_audio.pipeline.audio import AudioError, check_rate
@@ -67,7 +67,7 @@ def _status(view: LiveView, update: Optional[LiveUpdate]) -> str:
         return notice + f"{final_run_words(update)} · {heard}, {committed}"
     precision = f" · run in {session.runner.updates_precision}" if session.runner.updates_precision else ""
     if session.greedy_commits:
-        precision += " · pieces decoded greedily (beam search fell behind the speech)"
+        precision += f" · {GREEDY_PIECES}"
     return notice + (
         f"update {session.model_runs} · {update.buffer_seconds:.1f} s in the window ({heard}, {committed}) · "
         f"latency {1000 * update.latency_s:.0f} ms · {update.agreed_tokens} tokens agreed{precision}"

@@ -52,6 +52,9 @@ def stage_line(update: LiveUpdate, width: int = 1000) -> str:
     return short if len(short) <= width else short[: width - 1] + "…"
 
 
+GREEDY_PIECES = "pieces decoded greedily (beam search fell behind the speech)"
+
+
 def final_run_words(update: LiveUpdate) -> str:
     """What the final update did after the end of the input, in words."""
     if not update.buffer_seconds:
@@ -71,7 +74,7 @@ def status_line(session: LiveSession, update: Optional[LiveUpdate]) -> str:
     return (
         f"update {session.model_runs} · window {session.window.seconds:.1f} s · {heard} · "
         f"latency {update.latency_s:.2f} s on {update.buffer_seconds:.1f} s"
-        + (" · pieces greedy (beam search fell behind)" if session.greedy_commits else "")
+        + (f" · {GREEDY_PIECES}" if session.greedy_commits else "")
     )
 
 

@@ -206,9 +206,9 @@ class LiveSession:
             samples, rate, start = self.window.samples(), self.window.rate, self.window.start
             self._commit(samples, rate, start, self._fallback_cut(samples, rate))
         samples, rate, start = self.window.samples(), self.window.rate, self.window.start
-        result, decoded = None, False
+        result, decoded, tail_s = None, False, 0.0
         if rate and self._speech and has_speech(samples, rate):
-            end = start + samples.size
+            end, tail_s = start + samples.size, samples.size / rate
             heard_all = bool(self._history) and self._history[-1][1] == end  # no audio since the last run
             text = self._window_text
             if not (heard_all and self._window_ended):  # otherwise the live text is already the whole tail
@@ -236,7 +236,7 @@ class LiveSession:
             result=last,
             text=self.committed_text,
             agreed_tokens=0,
-            buffer_seconds=samples.size / rate if rate else 0.0,  # the uncommitted tail
+            buffer_seconds=tail_s,  # the uncommitted speech after the last commit
             heard_seconds=self.heard_seconds,
             latency_s=time.perf_counter() - started,
             committed_seconds=self.committed_seconds,
