@@ -53,3 +53,62 @@ def test_cache_holds_the_pipelines_frames_and_resumes(tmp_path):
 def test_cli_without_a_manifest_is_one_clear_line(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     assert "manifest.jsonl not found" in capsys.readouterr().err
+
+
+def test_a_grown_manifest_encodes_only_its_new_clips(tmp_path, monkeypatch):
+    import tiny_audio.training.encoder_cache as cache
+
+    records = tiny_dataset(tmp_path / "data")
+    encoder = encoder_from_model(tiny_whisper())
+    out = tmp_path / "cache"
+    build_cache(records, tmp_path / "data", out, encoder, shard_size=2, progress=False)
+    before = load_cache(out)
+
+    # A synthetic build puts its clips before the human ones: every shard holds other clips now.
+    path = "clips/new.wav"
+    sf.write(tmp_path / "data" / path, speechlike(0.9, seed=9), 16_000, subtype="PCM_16")
+    grown = [{"id": "new", "path": path, "text": "words"}] + records
+    encoded = []
+    real = cache.encode_clip
+    monkeypatch.setattr(cache, "encode_clip", lambda enc, wav: encoded.append(wav.name) or real(enc, wav))
+    paths = build_cache(grown, tmp_path / "data", out, encoder, shard_size=2, progress=False)
+    assert encoded == ["new.wav"]
+    after = load_cache(out)
+    assert sorted(after) == sorted(before) + ["new"]
+    assert all(torch.equal(after[key], before[key]) for key in before)
+    assert torch.equal(after["new"], real(encoder, tmp_path / "data" / path))
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in paths] + ["index.json"])
+
+
+def test_a_regrouping_killed_halfway_still_reuses_the_set_aside_frames(tmp_path, monkeypatch):
+    import tiny_audio.training.encoder_cache as cache
+
+    records = tiny_dataset(tmp_path / "data")
+    encoder = encoder_from_model(tiny_whisper())
+    out = tmp_path / "cache"
+    build_cache(records, tmp_path / "data", out, encoder, shard_size=2, progress=False)
+    before = load_cache(out)
+    reordered = records[::-1]
+    real_save = __import__("safetensors.torch", fromlist=["save_file"]).save_file
+    calls = []
+
+    def dies_on_the_second(tensors, path, metadata=None):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_save(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr("safetensors.torch.save_file", dies_on_the_second)
+    try:
+        build_cache(reordered, tmp_path / "data", out, encoder, shard_size=2, progress=False)
+    except KeyboardInterrupt:
+        pass
+    assert (out / cache.PREVIOUS).is_dir()
+    monkeypatch.setattr("safetensors.torch.save_file", real_save)
+    encoded = []
+    real = cache.encode_clip
+    monkeypatch.setattr(cache, "encode_clip", lambda enc, wav: encoded.append(wav.name) or real(enc, wav))
+    build_cache(reordered, tmp_path / "data", out, encoder, shard_size=2, progress=False)
+    assert encoded == [] and not (out / cache.PREVIOUS).exists()
+    after = load_cache(out)
+    assert sorted(after) == sorted(before) and all(torch.equal(after[k], before[k]) for k in before)

@@ -7,13 +7,16 @@ each clip through the nano encoder exactly as inference does (``SpeechEncoder.fe
 ``encode``, on the nano model's encoder window), and stores the
 frames as float16 in safetensors shards (``shard-00000.safetensors``: clip id → [frames, dim]).
 Each shard is written whole (temp file + rename); a rerun skips the shards already there, so a
-killed run resumes where it stopped.
+killed run resumes where it stopped. A manifest that grew (a synthetic build adds its clips among
+the human ones) regroups the clips: the shards that no longer hold their clips are set aside in
+``previous/`` and their frames reused, so only the new clips are encoded.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,9 @@ from tiny_audio.loading.weights.cache import atomic_path
 from tiny_audio.pipeline.audio import load_audio
 from tiny_audio.pipeline.encoders import SpeechEncoder, encoder_from_model
 from tiny_audio.training.clips import read_manifest
+
+
+PREVIOUS = "previous"  # shards being regrouped, whose frames are reused
 
 
 def shard_path(out: Path, index: int) -> Path:
@@ -47,31 +53,66 @@ def build_cache(
     shard_size: int = 500,
     progress: bool = True,
 ) -> list[Path]:
-    """Write every missing shard; returns all shard paths in order."""
+    """Write every missing shard (from frames already computed where a clip has them); returns
+    all shard paths in order."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     shards = [records[i : i + shard_size] for i in range(0, len(records), shard_size)]
-    paths = []
+    paths = [shard_path(out, index) for index in range(len(shards))]
+    stale = [index for index, path in enumerate(paths)
+             if not (path.is_file() and _holds(path, [record["id"] for record in shards[index]], encoder))]
+    previous = _set_aside([paths[index] for index in stale] + _extra_shards(out, len(shards)), out / PREVIOUS)
+    reusable = _frames_in(previous, encoder)
     started, done = time.perf_counter(), 0
-    for index, shard in enumerate(shards):
-        path = shard_path(out, index)
-        paths.append(path)
-        if path.is_file() and _holds(path, [record["id"] for record in shard], encoder):
-            continue
-        tensors = {record["id"]: encode_clip(encoder, dataset_dir / record["path"]) for record in shard}
-        with atomic_path(path) as partial:
+    for index in stale:
+        shard = shards[index]
+        tensors = {record["id"]: reusable[record["id"]].get_tensor(record["id"]) if record["id"] in reusable
+                   else encode_clip(encoder, dataset_dir / record["path"]) for record in shard}
+        with atomic_path(paths[index]) as partial:
             save_file(tensors, str(partial), metadata=_metadata(encoder))
         done += len(shard)
         if progress:
             rate = done / (time.perf_counter() - started)
-            left = sum(len(s) for s in shards[index + 1 :]) / rate if rate else 0
+            left = sum(len(shards[i]) for i in stale if i > index) / rate if rate else 0
             print(f"shard {index + 1}/{len(shards)}  {rate:.1f} clips/s  ~{left / 60:.0f} min left",
                   file=sys.stderr, flush=True)
+    if previous:
+        reusable.clear()
+        shutil.rmtree(out / PREVIOUS)  # every frame it held is in the new shards now
     with atomic_path(out / "index.json") as partial:
         partial.write_text(json.dumps({"shards": [p.name for p in paths], "clips": len(records),
                                        "encoder": encoder.name}, indent=1))
     return paths
+
+
+def _extra_shards(out: Path, count: int) -> list[Path]:
+    """Shards past the last one a smaller regrouping needs."""
+    return [path for path in out.glob("shard-*.safetensors") if int(path.stem.split("-")[1]) >= count]
+
+
+def _set_aside(paths: list[Path], folder: Path) -> list[Path]:
+    """Move these shards into ``folder`` (they are about to be rewritten, and their frames may
+    belong elsewhere now); returns everything the folder holds, from this run or a killed one."""
+    moving = [path for path in paths if path.is_file()]
+    if moving:
+        folder.mkdir(exist_ok=True)
+    taken = len(list(folder.glob("*.safetensors"))) if folder.is_dir() else 0
+    for number, path in enumerate(moving, start=taken):
+        path.rename(folder / f"{number:05d}-{path.name}")
+    return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+
+
+def _frames_in(paths: list[Path], encoder: SpeechEncoder) -> dict:
+    """Clip id → the open shard that holds its frames, among those this encoder path wrote."""
+    from safetensors import safe_open
+
+    found = {}
+    for path in paths:
+        shard = safe_open(str(path), framework="pt")
+        if shard.metadata() == _metadata(encoder):
+            found.update(dict.fromkeys(shard.keys(), shard))
+    return found
 
 
 def _metadata(encoder: SpeechEncoder) -> dict[str, str]:

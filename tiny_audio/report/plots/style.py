@@ -12,9 +12,10 @@ from tiny_audio.pipeline.stages import ENCODER, GENERATED, LLM
 if TYPE_CHECKING:
     from tiny_audio.pipeline.trace import Histogram
 
-# Encoder orange, projector blues (light → dark along the pipeline), LLM greens.
+# Encoder orange, projector blues (light → dark along the pipeline), LLM greens. The darkest blue
+# stays light enough to read on the dark theme's near-black background (navy did not).
 ENCODER_COLOR = "#e6550d"
-PROJECTOR_COLORS = ("#6baed6", "#08306b")
+PROJECTOR_COLORS = ("#6baed6", "#2171b5")
 GENERATED_COLOR = "#41ab5d"
 NATIVE_COLOR = "#1b7837"
 
