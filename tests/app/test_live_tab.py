@@ -61,7 +61,7 @@ def test_live_tab_handlers_stream_then_finish_with_everything_committed():
 class FailingRunner:
     max_seconds, ready, updates_precision = 30.0, True, "float32"
 
-    def update(self, *args):
+    def update(self, *args, **kwargs):
         raise RuntimeError("out of memory")
 
     complete = update

@@ -2,6 +2,7 @@
 
 import itertools
 import random
+import threading
 import time
 
 import numpy as np
@@ -156,7 +157,7 @@ def test_a_commit_starts_the_next_window_shortly_before_the_speech_resumes():
     class Busy(ToneReader):
         """A model slow to commit: a second of audio arrives while it decodes a piece."""
 
-        def complete(self, *args):
+        def complete(self, *args, should_stop=None):
             result = ToneReader.complete(self, *args)
             for chunk in itertools.islice(chunks, 10):
                 session.feed(chunk, 16_000)
@@ -187,7 +188,7 @@ class SlowBeams(ToneReader):
         super().__init__()
         self.clock = clock
 
-    def complete(self, samples, rate, continue_from, max_new_tokens):
+    def complete(self, samples, rate, continue_from, max_new_tokens, should_stop=None):
         self.clock.now += samples.size / rate
         return ToneReader.complete(self, samples, rate, continue_from, max_new_tokens)
 
@@ -211,7 +212,7 @@ def test_commits_decode_greedily_once_the_models_own_decoding_falls_behind_the_s
 class LoopingFinal(ToneReader):
     """A decoder that, decoding to the end, says its last words over and over."""
 
-    def complete(self, samples, rate, continue_from, max_new_tokens):
+    def complete(self, samples, rate, continue_from, max_new_tokens, should_stop=None):
         heard = ToneReader.complete(self, samples, rate, continue_from, max_new_tokens)
         loop = [t for t in heard.token_ids if t != STOP][-4:] * 5
         return result_of(heard.token_ids + loop, heard.duration_s)
@@ -384,3 +385,42 @@ def test_nano_streams_sentences_as_well_as_it_transcribes_them_one_by_one():
     said = normalise(final.text).split()
     phrases = [" ".join(said[i : i + 4]) for i in range(len(said) - 3)]
     assert all(phrases.count(p) <= reference.count(p) or phrases.count(p) == 1 for p in phrases)  # no repeats
+
+
+class Stalling(ToneReader):
+    """A reader whose first update takes ``hold_s`` unless it is cancelled first."""
+
+    def __init__(self, hold_s: float):
+        super().__init__()
+        self.hold_s = hold_s
+        self.started = threading.Event()
+        self.cancelled = 0
+
+    def update(self, samples, rate, continue_from, max_new_tokens, should_stop=None):
+        from tiny_audio.pipeline.decoding import Cancelled
+
+        if not self.started.is_set():
+            self.started.set()
+            until = time.monotonic() + self.hold_s
+            while time.monotonic() < until:
+                if should_stop is not None and should_stop():
+                    self.cancelled += 1
+                    raise Cancelled("cancelled")
+                time.sleep(0.01)
+        return ToneReader.update(self, samples, rate, continue_from, max_new_tokens)
+
+
+@pytest.mark.parametrize("newer_audio", [True, False])
+def test_stop_cancels_an_update_only_when_newer_audio_came_after_it(newer_audio):
+    spoken = [["amber", "birch", "cedar", "delta"]]
+    audio = speak(spoken, lead_s=0.3)[: -int(0.3 * 16_000)]  # no pause at the end: no commit
+    split = audio.size - int(0.4 * 16_000) if newer_audio else audio.size
+    reader = Stalling(hold_s=30.0 if newer_audio else 0.3)
+    session = LiveSession(reader)
+    session.feed(audio[:split], 16_000)
+    assert reader.started.wait(10)
+    if newer_audio:
+        session.feed(audio[split:], 16_000)  # arrives while the update runs: that run is stale
+    final = session.finish()
+    assert reader.cancelled == (1 if newer_audio else 0)
+    assert words_of(final.text) == spoken[0] and session.error is None

@@ -105,3 +105,17 @@ def test_the_worker_does_not_run_the_program_that_started_it_again(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "tiny" and marker.read_text() == "x"
+
+
+def test_a_run_no_longer_wanted_is_cancelled_and_the_next_one_is_not(runner):
+    from tiny_audio.pipeline.decoding import Cancelled
+
+    audio = speechlike(1.5)
+    asked = []
+    with pytest.raises(Cancelled):
+        runner.update(audio, 16_000, [], 40, should_stop=lambda: asked.append(1) or True)
+    assert asked  # the parent asked while it waited
+    # The cancellation named that request only: the same run asked again ends as it would have.
+    here = ModelRunner(tiny_pipeline())
+    again = runner.complete(audio, 16_000, [], 4, should_stop=lambda: False)
+    assert again.token_ids == here.complete(audio, 16_000, [], 4).token_ids

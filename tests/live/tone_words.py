@@ -86,10 +86,10 @@ class ToneReader:
     def __init__(self):
         self.calls: list[tuple[str, float, int]] = []  # (kind, seconds of audio, forced tokens)
 
-    def update(self, samples, rate, continue_from, max_new_tokens):
+    def update(self, samples, rate, continue_from, max_new_tokens, should_stop=None):
         return self._run("update", samples, rate, continue_from, max_new_tokens)
 
-    def complete(self, samples, rate, continue_from, max_new_tokens):
+    def complete(self, samples, rate, continue_from, max_new_tokens, should_stop=None):
         return self._run("complete", samples, rate, continue_from, max_new_tokens)
 
     def close(self):

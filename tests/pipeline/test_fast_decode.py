@@ -40,3 +40,20 @@ def test_fast_path_through_transcribe_and_cache_overflow():
     small = StaticGreedyDecoder(decoder, max_cache_len=8, use_graph=False)
     with pytest.raises(ValueError, match="exceeds the static cache"):
         small.generate(torch.zeros(1, 9, 64), 4, set())
+
+
+@pytest.mark.parametrize("beams, fast", [(1, False), (1, True), (3, False)])
+def test_every_decoder_stops_a_run_no_longer_wanted_within_a_token(beams, fast):
+    from tiny_audio.pipeline.decoding import Cancelled
+
+    tokenizer = tiny_tokenizer()
+    decoder = tiny_llama(len(tokenizer), seed=5)
+    model = AudioLLM(encoder_from_model(tiny_whisper()), AudioProjector(32, decoder.config.hidden_size, k=5, hidden_dim=64),
+                     decoder, tokenizer, name="tiny", fast_decode=fast)
+    model.stop_ids = set()  # random weights: without the cancel it would decode all 40 tokens
+    audio = (speechlike(1.5), 16_000)
+    asked = []
+    with pytest.raises(Cancelled):  # wanted for three asks, then not
+        model.transcribe(audio, max_new_tokens=40, beams=beams, should_stop=lambda: asked.append(1) or len(asked) > 3)
+    assert len(asked) <= 5  # it stopped at once (beam search asks once more after the search ends)
+    assert len(model.transcribe(audio, max_new_tokens=40, beams=beams, should_stop=lambda: False).token_ids) == 40

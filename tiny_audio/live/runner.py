@@ -10,6 +10,8 @@ the model itself.
   optional forced start: the text that is committed. On the 2-core CPU beam search costs about
   what greedy decoding does in bfloat16 (1.4 against 1.6 s for a 15-token sentence, one thread).
 - ``figures``: the live plots of a result, as Plotly JSON.
+Both runs take ``should_stop``: asked before each new token, it cancels the run
+(``decoding.Cancelled``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tiny_audio.pipeline.decoding import ShouldStop
 from tiny_audio.pipeline.model import AudioLLM, TranscriptionResult
 
 
@@ -56,15 +59,16 @@ class ModelRunner:
         return str(self.updates_model.dtype).removeprefix("torch.")
 
     def update(self, samples: np.ndarray, rate: int, continue_from: list[int],
-               max_new_tokens: int) -> TranscriptionResult:
+               max_new_tokens: int, should_stop: ShouldStop = None) -> TranscriptionResult:
         return self.updates_model.transcribe(
-            (samples, rate), continue_from=continue_from, max_new_tokens=max_new_tokens, beams=1)
+            (samples, rate), continue_from=continue_from, max_new_tokens=max_new_tokens, beams=1,
+            should_stop=should_stop)
 
     def complete(self, samples: np.ndarray, rate: int, continue_from: list[int],
-                 max_new_tokens: int) -> TranscriptionResult:
+                 max_new_tokens: int, should_stop: ShouldStop = None) -> TranscriptionResult:
         return self.updates_model.transcribe(
             (samples, rate), continue_from=continue_from, max_new_tokens=max_new_tokens,
-            beams=self.model.beams)
+            beams=self.model.beams, should_stop=should_stop)
 
     def figures(self, result: TranscriptionResult) -> list[str]:
         """The live plots of ``result`` as Plotly JSON (``LIVE_FIGURES``): built where the runs are,

@@ -19,7 +19,9 @@ microphone or a file played at real-time pace). The design:
   the next window starts at the cut. Words are never split between two windows, so none is
   repeated or lost at a boundary. Speech that never pauses is cut at its quietest gap once the
   window reaches ``long_window_s``.
-- ``finish`` adds the uncommitted tail to the committed text: the live text as it is when its
+- ``finish`` first cancels an update still running on audio older than the newest (its text
+  would be replaced anyway; a commit in progress is left to end), then adds the uncommitted
+  tail to the committed text: the live text as it is when its
   run heard all the audio and ended on its own, otherwise a greedy decode that continues from
   what is settled (that run's words, or the agreed start), so only the tail's last words are
   decoded. Every decode is capped in length and cut where it starts repeating itself
@@ -51,7 +53,7 @@ from tiny_audio.live.runner import ModelRunner
 from tiny_audio.live.transcript import Segment, common_prefix, join
 from tiny_audio.live.window import Window
 from tiny_audio.pipeline.audio import SILENCE_PEAK, AudioError, resample, to_float, to_mono
-from tiny_audio.pipeline.decoding import default_max_new_tokens
+from tiny_audio.pipeline.decoding import Cancelled, default_max_new_tokens
 from tiny_audio.pipeline.result import TranscriptionResult
 from tiny_audio.pipeline.text import cut_loop
 
@@ -133,6 +135,7 @@ class LiveSession:
         self._last_feed = time.perf_counter()
         self._changed = threading.Condition()
         self._closed = False
+        self._finishing = False  # Stop was pressed: an update on stale audio is no longer wanted
         self._worker = threading.Thread(target=self._work, daemon=True) if background else None
         if self._worker:
             self._worker.start()
@@ -201,6 +204,7 @@ class LiveSession:
         """Stop the worker (after its run in progress), then decode what is not committed yet and
         add it to the committed text. The final update's latency is the whole wait."""
         started = time.perf_counter()
+        self._finishing = True
         self.close()
         while self.window.rate and self.window.seconds > self.max_seconds:  # a worker that fell behind
             samples, rate, start = self.window.samples(), self.window.rate, self.window.start
@@ -326,12 +330,12 @@ class LiveSession:
 
     def _update(self, samples: np.ndarray, rate: int, start: int, forced: list[int],
                 arrived: float) -> Optional[LiveUpdate]:
+        end = start + samples.size
         try:
-            result = self.runner.update(samples, rate, forced, self.tail_tokens)
-        except AudioError:  # too short or silent so far: wait for more audio
+            result = self.runner.update(samples, rate, forced, self.tail_tokens, should_stop=lambda: self._stale(end))
+        except (AudioError, Cancelled):  # too short or silent so far (wait for more audio), or stale
             return None
         ready = time.perf_counter()
-        end = start + samples.size
         with self._changed:
             self.model_runs += 1
             if self.window.start != start:  # committed meanwhile: this run's text is stale
@@ -360,6 +364,12 @@ class LiveSession:
             )
             self._latest = update
             return update
+
+    def _stale(self, end: int) -> bool:
+        """Whether an update that heard the stream up to ``end`` is no longer wanted: Stop was
+        pressed and audio arrived after it (the final run hears that audio; this run's text would
+        only be replaced)."""
+        return self._finishing and self.window.end > end
 
     def _has_work(self) -> bool:
         return self._speech and (self._unchecked or (

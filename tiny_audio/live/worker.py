@@ -14,6 +14,9 @@ The child is ``python -m tiny_audio.live.worker``: it imports nothing of the pro
 it (an app module that loads a model when imported is not run again). It loads its own copy of
 the model with the loader it is sent (a module-level function, sent by reference), then answers
 one request at a time over a pipe; it ends when the pipe closes, so it never outlives its parent.
+A run given ``should_stop`` is cancelled over a third pipe: while it waits, the parent asks
+``should_stop`` every ``CANCEL_POLL_S`` and, once it is true, sends the request's number; the
+child reads that pipe before each new token and answers "cancelled".
 Memory: one more copy of the model (and its bfloat16 copy for the updates).
 """
 
@@ -30,9 +33,11 @@ from typing import Callable, Optional
 import numpy as np
 
 from tiny_audio.pipeline.audio import AudioError
+from tiny_audio.pipeline.decoding import Cancelled, ShouldStop
 from tiny_audio.pipeline.encoders import WHISPER_WINDOW_SECONDS
 
 NICE = 10  # the server's own work (nice 0) comes first: ~10x the CPU share when both want it
+CANCEL_POLL_S = 0.05  # how often a waiting run asks whether it is still wanted
 
 
 def worker_threads() -> int:
@@ -47,15 +52,19 @@ class ProcessRunner:
     def __init__(self, loader: Callable, spec: str, fast_updates: bool = True):
         to_child, from_parent = os.pipe()
         to_parent, from_child = os.pipe()
+        cancels_to_child, cancels_from_parent = os.pipe()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        child_ends = (to_child, from_child, cancels_to_child)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tiny_audio.live.worker", str(to_child), str(from_child)],
-            pass_fds=(to_child, from_child), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            [sys.executable, "-m", "tiny_audio.live.worker", *map(str, child_ends)],
+            pass_fds=child_ends, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         )
-        os.close(to_child)
-        os.close(from_child)
+        for end in child_ends:
+            os.close(end)
         self._requests = Connection(from_parent, readable=False)
         self._responses = Connection(to_parent, writable=False)
+        self._cancels = Connection(cancels_from_parent, readable=False)
+        self._number = 0  # of the latest request
         self._requests.send((loader, spec, fast_updates))
         self._lock = threading.Lock()
         self._info: Optional[dict] = None
@@ -100,11 +109,13 @@ class ProcessRunner:
 
     # ----- the runs ----------------------------------------------------------------------------
 
-    def update(self, samples: np.ndarray, rate: int, continue_from: list[int], max_new_tokens: int):
-        return self._call("update", samples, rate, continue_from, max_new_tokens)
+    def update(self, samples: np.ndarray, rate: int, continue_from: list[int], max_new_tokens: int,
+               should_stop: ShouldStop = None):
+        return self._call("update", samples, rate, continue_from, max_new_tokens, should_stop=should_stop)
 
-    def complete(self, samples: np.ndarray, rate: int, continue_from: list[int], max_new_tokens: int):
-        return self._call("complete", samples, rate, continue_from, max_new_tokens)
+    def complete(self, samples: np.ndarray, rate: int, continue_from: list[int], max_new_tokens: int,
+                 should_stop: ShouldStop = None):
+        return self._call("complete", samples, rate, continue_from, max_new_tokens, should_stop=should_stop)
 
     def figures(self, result) -> list[str]:
         """The live plots of ``result``, built in the worker: a 12-panel figure holds Python's lock
@@ -112,20 +123,32 @@ class ProcessRunner:
         arrives while the server is held up replaces the one before it."""
         return self._call("figures", result)
 
-    def _call(self, kind: str, *args):
+    def _call(self, kind: str, *args, should_stop: ShouldStop = None):
         with self._lock:  # one request at a time: sessions that share the worker take turns
             if self._info is None:
                 self._take_ready()
+            self._number += 1
             try:
-                self._requests.send((kind, args))
-                status, payload = self._responses.recv()
+                self._requests.send((kind, args, self._number))
+                status, payload = self._answer(should_stop)
             except (EOFError, OSError, BrokenPipeError):
                 raise self._stopped() from None
+        if status == "cancelled":
+            raise Cancelled(payload)
         if status == "audio":
             raise AudioError(payload)
         if status == "error":
             raise RuntimeError(payload)
         return payload
+
+    def _answer(self, should_stop: ShouldStop):
+        """The child's answer to the latest request, cancelling it once ``should_stop`` says so."""
+        while should_stop is not None and not self._responses.poll(0):
+            if should_stop():
+                self._cancels.send(self._number)
+                break
+            self._responses.poll(CANCEL_POLL_S)
+        return self._responses.recv()
 
     def _take_ready(self) -> None:
         if self._failure is not None:
@@ -152,7 +175,7 @@ class ProcessRunner:
 
     def close(self) -> None:
         """End the child (it ends on its own when the pipe closes)."""
-        for connection in (self._requests, self._responses):
+        for connection in (self._requests, self._responses, self._cancels):
             connection.close()
         try:
             self._process.wait(timeout=5)
@@ -185,8 +208,15 @@ def shared_runner(loader: Callable, spec: str, capacity: int = 2, pinned: Option
 # ----- the child -----------------------------------------------------------------------------
 
 
-def serve(requests: Connection, responses: Connection) -> None:
+def serve(requests: Connection, responses: Connection, cancels: Connection) -> None:
     from tiny_audio.live.runner import ModelRunner
+
+    cancelled = [0]  # the newest request number the parent cancelled
+
+    def stale(number: int) -> bool:
+        while cancels.poll(0):
+            cancelled[0] = cancels.recv()
+        return cancelled[0] == number
 
     loader, spec, fast_updates = requests.recv()
     try:
@@ -200,11 +230,16 @@ def serve(requests: Connection, responses: Connection) -> None:
                               "threads": torch.get_num_threads()}))
     while True:
         try:
-            kind, args = requests.recv()
+            kind, args, number = requests.recv()
         except (EOFError, OSError):
             return  # the parent closed the pipe, or died
         try:
-            responses.send(("ok", getattr(runner, kind)(*args)))
+            if kind in ("update", "complete"):
+                responses.send(("ok", getattr(runner, kind)(*args, should_stop=lambda: stale(number))))
+            else:
+                responses.send(("ok", getattr(runner, kind)(*args)))
+        except Cancelled as error:
+            responses.send(("cancelled", str(error)))
         except AudioError as error:
             responses.send(("audio", str(error)))
         except Exception as error:
@@ -221,4 +256,5 @@ if __name__ == "__main__":
     import torch
 
     torch.set_num_threads(worker_threads())
-    serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False),
+          Connection(int(sys.argv[3]), writable=False))

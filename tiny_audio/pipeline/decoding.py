@@ -1,7 +1,9 @@
 """Turning prompt embeddings into tokens: greedy decoding with a KV cache, or beam search.
 
 Both stop at an end-of-turn token and never return it. On a GPU, greedy decoding can replay a
-CUDA graph over a static cache instead (``fast_decode.py``); the model picks which.
+CUDA graph over a static cache instead (``fast_decode.py``); the model picks which. Each asks
+``should_stop`` (when given) before every new token and raises ``Cancelled`` if it says so: live
+mode drops a run whose audio is stale at once, instead of waiting for its end.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -17,6 +19,18 @@ from torch import nn
 # Prompt (~30) + audio tokens (≤ 300 for 30 s at k=5) + new tokens (≤ 196 for 30 s) fit easily.
 STATIC_CACHE_LEN = 1024
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>")
+
+
+ShouldStop = Optional[Callable[[], bool]]
+
+
+class Cancelled(Exception):
+    """A run stopped because its caller no longer wants it (``should_stop``)."""
+
+
+def check(should_stop: ShouldStop) -> None:
+    if should_stop is not None and should_stop():
+        raise Cancelled("the run was cancelled")
 
 
 def decoding_text(beams: int) -> str:
@@ -73,7 +87,7 @@ def cache_argument(decoder: nn.Module) -> str:
 
 
 def greedy(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int, stops: set[int],
-           clock: Optional[Clock] = None, min_new_tokens: int = 0) -> list[int]:
+           clock: Optional[Clock] = None, min_new_tokens: int = 0, should_stop: ShouldStop = None) -> list[int]:
     """Greedy decoding with the decoder's dynamic KV cache; prefill and decoding timed apart.
     The first ``min_new_tokens`` picks never stop (a checkpoint may ask for that)."""
     cache_arg = cache_argument(decoder)
@@ -92,6 +106,7 @@ def greedy(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int,
         tokens.append(token)
         if len(tokens) == max_new_tokens:
             break
+        check(should_stop)
         out = decoder(input_ids=next_id, use_cache=True, **{cache_arg: cache})
         cache = _cache_of(out)
         next_id = _pick(out.logits[:, -1], stops if len(tokens) < min_new_tokens else ())
@@ -109,7 +124,8 @@ def _pick(logits: torch.Tensor, banned) -> torch.Tensor:
 
 
 def beam_search(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int, beams: int,
-                stops: set[int], pad_id: int, clock: Optional[Clock] = None, min_new_tokens: int = 0) -> list[int]:
+                stops: set[int], pad_id: int, clock: Optional[Clock] = None, min_new_tokens: int = 0,
+                should_stop: ShouldStop = None) -> list[int]:
     """transformers' beam search: the hypothesis of highest summed log-probability per token
     wins. Its prefill is not timed apart: it counts as decoding."""
     from transformers import GenerationConfig
@@ -127,12 +143,29 @@ def beam_search(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens:
         begin_suppress_tokens=[],
     )
     mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+    criteria = None
+    if should_stop is not None:
+        from transformers import StoppingCriteriaList
+
+        criteria = StoppingCriteriaList([_AskEachStep(should_stop)])
     # With only embeddings as the prompt, generate returns the new tokens alone.
-    out = decoder.generate(inputs_embeds=inputs_embeds, attention_mask=mask, generation_config=config)
+    out = decoder.generate(inputs_embeds=inputs_embeds, attention_mask=mask, generation_config=config,
+                           stopping_criteria=criteria)
+    check(should_stop)  # it ended the search early: its best hypothesis so far is no transcript
     tokens = list(itertools.takewhile(lambda token: token not in stops, out[0].tolist()))
     if clock:
         clock.lap("decode")
     return tokens
+
+
+class _AskEachStep:
+    """A stopping criterion for ``generate``: every hypothesis is done once ``should_stop`` says so."""
+
+    def __init__(self, should_stop: Callable[[], bool]):
+        self.should_stop = should_stop
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), bool(self.should_stop()), dtype=torch.bool, device=input_ids.device)
 
 
 def _cache_of(output):

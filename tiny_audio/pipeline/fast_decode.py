@@ -20,6 +20,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from tiny_audio.pipeline.decoding import check
+
 
 class StaticGreedyDecoder:
     def __init__(
@@ -84,7 +86,8 @@ class StaticGreedyDecoder:
         self._graph = graph
 
     @torch.inference_mode()
-    def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, stop_ids: set[int], clock=None) -> list[int]:
+    def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, stop_ids: set[int], clock=None,
+                 should_stop=None) -> list[int]:
         prompt_len = inputs_embeds.shape[1]
         if max_new_tokens < 1:
             return []
@@ -114,6 +117,7 @@ class StaticGreedyDecoder:
             tokens.append(token)
             if len(tokens) == max_new_tokens:
                 break
+            check(should_stop)
             if self._graph is not None:
                 self._graph.replay()
             else:

@@ -209,12 +209,13 @@ class AudioLLM:
         return self.decoder.get_output_embeddings()(hidden[rows, positions])
 
     def generate(self, inputs_embeds: torch.Tensor, max_new_tokens: int, clock: Optional[Clock] = None,
-                 beams: int = 1) -> list[int]:
-        """Greedy decoding (or beam search, ``beams`` > 1); stops at an end-of-turn token."""
+                 beams: int = 1, should_stop: decoding.ShouldStop = None) -> list[int]:
+        """Greedy decoding (or beam search, ``beams`` > 1); stops at an end-of-turn token, and
+        raises ``decoding.Cancelled`` as soon as ``should_stop()`` is true."""
         if beams > 1:
             pad = self.tokenizer.pad_token_id or 0
             return decoding.beam_search(self.decoder, inputs_embeds, max_new_tokens, beams, self.stop_ids, pad, clock,
-                                        min_new_tokens=self.min_new_tokens)
+                                        min_new_tokens=self.min_new_tokens, should_stop=should_stop)
         if self.fast_decode and not self.min_new_tokens:  # the CUDA-graph decoder always may stop
             if self.static_decoder is None:
                 from tiny_audio.pipeline.fast_decode import StaticGreedyDecoder
@@ -222,9 +223,9 @@ class AudioLLM:
                 self.static_decoder = StaticGreedyDecoder(
                     self.decoder, max_cache_len=STATIC_CACHE_LEN, compile_step=self.compile
                 )
-            return self.static_decoder.generate(inputs_embeds, max_new_tokens, self.stop_ids, clock)
+            return self.static_decoder.generate(inputs_embeds, max_new_tokens, self.stop_ids, clock, should_stop)
         return decoding.greedy(self.decoder, inputs_embeds, max_new_tokens, self.stop_ids, clock,
-                               min_new_tokens=self.min_new_tokens)
+                               min_new_tokens=self.min_new_tokens, should_stop=should_stop)
 
     # ----- the whole run --------------------------------------------------------------------
 
@@ -238,6 +239,7 @@ class AudioLLM:
         continue_from: Optional[list[int]] = None,
         beams: Optional[int] = None,
         on_step: Optional[StepCallback] = None,
+        should_stop: decoding.ShouldStop = None,
     ) -> TranscriptionResult:
         """Transcribe a file path, a ``(samples, rate)`` pair or 16 kHz mono samples.
 
@@ -247,16 +249,18 @@ class AudioLLM:
         ``beams``: 1 for greedy decoding, more for beam search; default: the model's ``beams``.
         ``on_step(step, frames)``: told as each step starts, for progress: ``("encode", None)``,
         ``("project", encoder frames)``, ``("decode", None)``.
+        ``should_stop()``: asked before the decoder and before each new token; once it is true the
+        run raises ``decoding.Cancelled`` (live mode's stale runs).
         """
         beams = self.beams if beams is None else beams
         if beams < 1:
             raise ValueError(f"beams must be at least 1, got {beams}")
         with self._lock:  # one run at a time per model: callers may be threads (the app, live mode)
             return self._transcribe(audio, trace, max_new_tokens, list(continue_from or []), beams,
-                                    on_step or (lambda step, frames: None))
+                                    on_step or (lambda step, frames: None), should_stop)
 
     def _transcribe(self, audio, trace: bool, max_new_tokens: Optional[int], forced: list[int],
-                    beams: int, on_step: StepCallback) -> TranscriptionResult:
+                    beams: int, on_step: StepCallback, should_stop: decoding.ShouldStop = None) -> TranscriptionResult:
         timings: dict[str, float] = {}
         clock = Clock(self.device, timings)
         source = (audio, SAMPLE_RATE) if isinstance(audio, np.ndarray) else audio
@@ -275,10 +279,12 @@ class AudioLLM:
         audio_embeds = self.project(frames, record=tracer)
         clock.lap("projector")
         on_step("decode", None)
+        decoding.check(should_stop)
 
         if max_new_tokens is None:
             max_new_tokens = default_max_new_tokens(duration) if self.max_new_tokens is None else self.max_new_tokens
-        token_ids = forced + self.generate(self.prompt_embeddings(audio_embeds, forced), max_new_tokens, clock, beams)
+        token_ids = forced + self.generate(self.prompt_embeddings(audio_embeds, forced), max_new_tokens, clock, beams,
+                                           should_stop)
 
         trace_result = None
         if tracer:
