@@ -55,22 +55,32 @@ def test_cli_without_a_manifest_is_one_clear_line(tmp_path, capsys):
     assert "manifest.jsonl not found" in capsys.readouterr().err
 
 
-def test_a_grown_manifest_encodes_only_its_new_clips(tmp_path, monkeypatch):
-    import tiny_audio.training.encoder_cache as cache
-
+def cached_tiny_dataset(tmp_path):
+    """A tiny data set and its cache in shards of two: (records, encoder, cache folder, frames)."""
     records = tiny_dataset(tmp_path / "data")
     encoder = encoder_from_model(tiny_whisper())
     out = tmp_path / "cache"
     build_cache(records, tmp_path / "data", out, encoder, shard_size=2, progress=False)
-    before = load_cache(out)
+    return records, encoder, out, load_cache(out)
+
+
+def spy_on_encoding(monkeypatch):
+    """The names of the clips the encoder runs on from now on, and the real ``encode_clip``."""
+    import tiny_audio.training.encoder_cache as cache
+
+    encoded, real = [], cache.encode_clip
+    monkeypatch.setattr(cache, "encode_clip", lambda enc, wav: encoded.append(wav.name) or real(enc, wav))
+    return encoded, real
+
+
+def test_a_grown_manifest_encodes_only_its_new_clips(tmp_path, monkeypatch):
+    records, encoder, out, before = cached_tiny_dataset(tmp_path)
 
     # A synthetic build puts its clips before the human ones: every shard holds other clips now.
     path = "clips/new.wav"
     sf.write(tmp_path / "data" / path, speechlike(0.9, seed=9), 16_000, subtype="PCM_16")
     grown = [{"id": "new", "path": path, "text": "words"}] + records
-    encoded = []
-    real = cache.encode_clip
-    monkeypatch.setattr(cache, "encode_clip", lambda enc, wav: encoded.append(wav.name) or real(enc, wav))
+    encoded, real = spy_on_encoding(monkeypatch)
     paths = build_cache(grown, tmp_path / "data", out, encoder, shard_size=2, progress=False)
     assert encoded == ["new.wav"]
     after = load_cache(out)
@@ -83,11 +93,7 @@ def test_a_grown_manifest_encodes_only_its_new_clips(tmp_path, monkeypatch):
 def test_a_regrouping_killed_halfway_still_reuses_the_set_aside_frames(tmp_path, monkeypatch):
     import tiny_audio.training.encoder_cache as cache
 
-    records = tiny_dataset(tmp_path / "data")
-    encoder = encoder_from_model(tiny_whisper())
-    out = tmp_path / "cache"
-    build_cache(records, tmp_path / "data", out, encoder, shard_size=2, progress=False)
-    before = load_cache(out)
+    records, encoder, out, before = cached_tiny_dataset(tmp_path)
     reordered = records[::-1]
     real_save = __import__("safetensors.torch", fromlist=["save_file"]).save_file
     calls = []
@@ -105,9 +111,7 @@ def test_a_regrouping_killed_halfway_still_reuses_the_set_aside_frames(tmp_path,
         pass
     assert (out / cache.PREVIOUS).is_dir()
     monkeypatch.setattr("safetensors.torch.save_file", real_save)
-    encoded = []
-    real = cache.encode_clip
-    monkeypatch.setattr(cache, "encode_clip", lambda enc, wav: encoded.append(wav.name) or real(enc, wav))
+    encoded, real = spy_on_encoding(monkeypatch)
     build_cache(reordered, tmp_path / "data", out, encoder, shard_size=2, progress=False)
     assert encoded == [] and not (out / cache.PREVIOUS).exists()
     after = load_cache(out)
