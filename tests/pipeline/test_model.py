@@ -80,6 +80,34 @@ def test_beam_search_decodes_within_the_limits_and_agrees_with_greedy_on_one_tok
     assert continued.token_ids[: len(forced)] == forced and len(continued.token_ids) <= len(forced) + 3
 
 
+@pytest.mark.parametrize("decoder_kind", ["llama", "qwen3"])
+def test_beam_search_reads_the_prompt_once_and_finds_what_generate_alone_finds(tokenizer, decoder_kind):
+    from transformers import GenerationConfig
+
+    from tiny_audio.pipeline import decoding
+
+    model, _, decoder = build(tokenizer, decoder_kind=decoder_kind)
+    seen = []  # (batch, positions) of every decoder pass
+    decoder.model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(tuple(kwargs["inputs_embeds"].shape[:2]))
+        if kwargs.get("inputs_embeds") is not None else seen.append(tuple(kwargs["input_ids"].shape[:2])),
+        with_kwargs=True)
+    stops = sorted(model.stop_ids)
+    for seed in (4, 5, 6):
+        with torch.inference_mode():
+            embeds = model.prompt_embeddings(model.project(model.encode(speechlike(2.0, seed=seed))))
+            seen.clear()
+            tokens = decoding.beam_search(decoder, embeds, 8, 4, model.stop_ids, 0)
+            passes = list(seen)
+            config = GenerationConfig(max_new_tokens=8, num_beams=4, do_sample=False, eos_token_id=stops,
+                                      pad_token_id=stops[0], length_penalty=1.0, early_stopping=False)
+            mask = torch.ones(embeds.shape[:2], dtype=torch.long)
+            alone = decoder.generate(inputs_embeds=embeds, attention_mask=mask, generation_config=config)[0].tolist()
+        assert tokens == [t for t in alone if t not in model.stop_ids][: len(tokens)] and tokens, seed
+        # The prompt but its last position once, at batch 1; then one position per beam a pass.
+        assert passes[0] == (1, embeds.shape[1] - 1) and set(passes[1:]) == {(4, 1)}, passes
+
+
 def test_beam_search_runs_generate_with_beams_and_leaves_the_static_greedy_decoder_alone(tokenizer, monkeypatch):
     from transformers import GenerationConfig
 
