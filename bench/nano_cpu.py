@@ -6,6 +6,8 @@ Prints ratios measured side by side in one run (runs interleaved, medians), so a
 moves both sides of each ratio alike:
 - traced vs untraced end to end on a 3 s clip, greedy decoding (target ≤ 1.05×);
 - beam search with the app's default beams vs greedy, untraced;
+- beam search reading the prompt once for all beams (``decoding.beam_search``) vs ``generate``
+  alone, which reads it once per beam: the decoder alone, on the same prompt embeddings;
 - the nano pipeline vs Whisper tiny.en decoding the same clip with its own decoder, both greedy;
 - cold load: first load into an empty cache (download + conversion) and the cached load, each
   in a fresh process.
@@ -79,13 +81,25 @@ def main() -> None:
     model.transcribe(samples, max_new_tokens=new_tokens, beams=beams, trace=False)
     transcribe_with_whisper_decoder(whisper, samples)
 
-    traced, plain, beam, baseline = [], [], [], []
+    from tiny_audio.pipeline import decoding
+
+    with torch.inference_mode():
+        embeds = model.prompt_embeddings(model.project(model.encode(samples)))
+
+    def search(prefill_once: bool) -> list[int]:
+        with torch.inference_mode():
+            return decoding.beam_search(model.decoder, embeds, new_tokens, beams, model.stop_ids,
+                                        model.tokenizer.pad_token_id or 0, prefill_once=prefill_once)
+
+    traced, plain, beam, baseline, once, each = [], [], [], [], [], []
     for _ in range(args.runs):
         for bucket, run in (
             (traced, lambda: model.transcribe(samples, max_new_tokens=new_tokens, beams=1)),
             (plain, lambda: model.transcribe(samples, max_new_tokens=new_tokens, trace=False, beams=1)),
             (beam, lambda: model.transcribe(samples, max_new_tokens=new_tokens, trace=False, beams=beams)),
             (baseline, lambda: transcribe_with_whisper_decoder(whisper, samples)),
+            (once, lambda: search(True)),
+            (each, lambda: search(False)),
         ):
             start = time.perf_counter()
             run()
@@ -102,10 +116,14 @@ def main() -> None:
         "whisper_own_decoder_s": statistics.median(baseline),
         "whisper_text": transcribe_with_whisper_decoder(whisper, samples),
         "trace_step_s": result.timings["trace"],
+        "beam_prefill_once_s": statistics.median(once),
+        "beam_prefill_each_s": statistics.median(each),
+        "beam_same_tokens": search(True) == search(False),
     }
     figures["traced_over_untraced"] = figures["traced_s"] / figures["untraced_s"]
     figures["nano_over_whisper"] = figures["untraced_s"] / figures["whisper_own_decoder_s"]
     figures["beam_over_greedy"] = figures["beam_search_s"] / figures["untraced_s"]
+    figures["prefill_once_over_each"] = figures["beam_prefill_once_s"] / figures["beam_prefill_each_s"]
 
     if not args.skip_cold:
         cold_cache = work / "cache"
@@ -119,6 +137,9 @@ def main() -> None:
     print(f"  traced / untraced      {figures['traced_over_untraced']:8.3f}×  (target ≤ 1.05×)")
     print(f"  beam search, {beams} beams {figures['beam_search_s'] * 1000:8.0f} ms  untraced, "
           f"{figures['beam_over_greedy']:.2f}× greedy (the app's default for nano)")
+    print(f"  beam search decoding, the prompt read once {figures['beam_prefill_once_s'] * 1000:.0f} ms, "
+          f"once per beam (generate alone) {figures['beam_prefill_each_s'] * 1000:.0f} ms: "
+          f"{figures['prefill_once_over_each']:.2f}× (same tokens: {figures['beam_same_tokens']})")
     print(f"  Whisper tiny.en alone  {figures['whisper_own_decoder_s'] * 1000:8.0f} ms  ({figures['whisper_text']!r})")
     print(f"  nano / Whisper         {figures['nano_over_whisper']:8.2f}×")
     if not args.skip_cold:

@@ -125,11 +125,12 @@ def _pick(logits: torch.Tensor, banned) -> torch.Tensor:
 
 def beam_search(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens: int, beams: int,
                 stops: set[int], pad_id: int, clock: Optional[Clock] = None, min_new_tokens: int = 0,
-                should_stop: ShouldStop = None) -> list[int]:
+                should_stop: ShouldStop = None, prefill_once: bool = True) -> list[int]:
     """transformers' beam search: the hypothesis of highest summed log-probability per token
     wins. The prompt but its last position is prefilled once, and its cache repeated for each
     beam (``generate`` alone would prefill every beam: on a CPU, most of a short clip's cost);
-    the prefill is timed apart."""
+    the prefill is timed apart. ``prefill_once=False``: ``generate`` alone (bench/nano_cpu.py
+    compares the two)."""
     from transformers import GenerationConfig
 
     if max_new_tokens < 1:
@@ -151,7 +152,7 @@ def beam_search(decoder: nn.Module, inputs_embeds: torch.Tensor, max_new_tokens:
 
         criteria = StoppingCriteriaList([_AskEachStep(should_stop)])
     cache = None
-    if inputs_embeds.shape[1] > 1:
+    if prefill_once and inputs_embeds.shape[1] > 1:
         cache = _cache_of(decoder(inputs_embeds=inputs_embeds[:, :-1], use_cache=True, logits_to_keep=1))
         cache.batch_repeat_interleave(beams)
     if clock:
