@@ -11,8 +11,8 @@ import torch
 from tiny_models import speechlike
 from tone_words import STOP, VOCABULARY, WORD_S, ToneReader, read, result_of, speak, text_of, words_of
 
-from tiny_audio.live.streaming import END_MARGIN_TOKENS, LEAD_S, LiveSession
-from tiny_audio.live.transcript import common_prefix
+from tiny_audio.live.streaming import LEAD_S, LiveSession
+from tiny_audio.live.transcript import END_MARGIN_TOKENS, common_prefix
 from tiny_audio.pipeline.text import cut_loop
 
 

@@ -20,12 +20,12 @@ microphone or a file played at real-time pace). The design:
   repeated or lost at a boundary. Speech that never pauses is cut at its quietest gap once the
   window reaches ``long_window_s``.
 - ``finish`` first cancels an update still running on audio older than the newest (its text
-  would be replaced anyway; a commit in progress is left to end), then adds the uncommitted
-  tail to the committed text: the live text as it is when its
-  run heard all the audio and ended on its own, otherwise a greedy decode that continues from
-  what is settled (that run's words, all of them when it heard all the audio, else but its last
-  few), so only the tail's last words are decoded. Every decode is capped in length and cut where it starts repeating itself
-  (``pipeline.text.cut_loop``); a final run that loops gives way to the live text of the same audio.
+  would be replaced anyway; a commit in progress is left to end), then adds the uncommitted tail
+  to the committed text: the live text when its run heard all the audio and ended on its own,
+  otherwise a greedy decode that continues from what is settled
+  (``transcript.settled_for_the_end``). Every decode is capped in length and cut where it starts
+  repeating itself (``pipeline.text.cut_loop``); a final run that loops gives way to the live
+  text of the same audio.
 - The runs go through a runner: ``ModelRunner`` (runner.py) in this process, or the app's
   worker process (worker.py).
 """
@@ -50,7 +50,7 @@ from tiny_audio.live.pauses import (
     quietest_gap,
 )
 from tiny_audio.live.runner import ModelRunner
-from tiny_audio.live.transcript import Segment, common_prefix, join
+from tiny_audio.live.transcript import Segment, common_prefix, join, settled_for_the_end
 from tiny_audio.live.window import Window
 from tiny_audio.pipeline.audio import SILENCE_PEAK, AudioError, resample, to_float, to_mono
 from tiny_audio.pipeline.decoding import Cancelled, default_max_new_tokens
@@ -62,10 +62,6 @@ DEFAULT_LONG_WINDOW_S = 10.0  # speech without a pause is cut this often
 DEFAULT_TAIL_TOKENS = 6  # bounds an update: 0.34 s for a 15 s window on a 2-core CPU in bfloat16 (bench/RESULTS.md)
 DEFAULT_MIN_SECONDS = 0.8  # a first run on a fraction of a word only hallucinates
 AGREE_GAP_S = 0.4  # two runs only agree when the later one heard this much more
-# After Stop, the latest run's words but these last few are kept: decoding all the words the runs
-# have not agreed on yet took 2.2 s for the last sentence of bench/live_latency.py --session
-# (float32, 2-core CPU).
-END_MARGIN_TOKENS = 3
 LEAD_S = 0.3  # silence kept before the first speech of a window
 FALLBACK_MARGIN_S = 2.0  # an unpaused cut leaves the newest seconds (a word in progress) alone
 # A commit may take this share of the audio it covers (the rest of the time is the live text's);
@@ -220,7 +216,8 @@ class LiveSession:
             heard_all = bool(self._history) and self._history[-1][1] == end  # no audio since the last run
             text = self._window_text
             if not (heard_all and self._window_ended):  # otherwise the live text is already the whole tail
-                forced = self._settled_for_the_end(heard_all)
+                latest = self._history[-1][0] if self._history else []
+                forced = settled_for_the_end(latest, self._agreed, heard_all)
                 budget = decode_budget(samples.size / rate, len(forced), self.tail_tokens)
                 try:
                     result = self.runner.update(samples, rate, forced, budget)
@@ -251,19 +248,6 @@ class LiveSession:
             decoded=decoded,
         )
         return self._latest
-
-    def _settled_for_the_end(self, heard_all: bool) -> list[int]:
-        """What the final run is forced to start with, greedy as the live text is: the latest run's
-        words when it heard all the audio (only its cut-off end is left to decode), else those
-        words but the last ``END_MARGIN_TOKENS`` (a word the end of its audio cut off), or the
-        agreed start when that is longer."""
-        if not self._history:
-            return list(self._agreed)
-        latest = self._history[-1][0]
-        if heard_all:
-            return list(latest)
-        settled = latest[: max(0, len(latest) - END_MARGIN_TOKENS)]
-        return list(settled if len(settled) > len(self._agreed) else self._agreed)
 
     def close(self, wait: bool = True) -> None:
         with self._changed:

@@ -1,5 +1,6 @@
-"""The text side of live transcription: committed pieces with the audio they cover, and agreement
-between runs (the guard against a decoder that loops is ``pipeline.text.cut_loop``)."""
+"""The text side of live transcription: committed pieces with the audio they cover, agreement
+between runs, and what the final run after Stop starts from (the guard against a decoder that
+loops is ``pipeline.text.cut_loop``)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,19 @@ def common_prefix(a: list[int], b: list[int]) -> list[int]:
             break
         n += 1
     return a[:n]
+
+
+# After Stop, the latest run's words but these last few are kept: decoding all the words the runs
+# had not agreed on yet took 2.2 s for the last sentence of bench/live_latency.py --session
+# (float32, 2-core CPU).
+END_MARGIN_TOKENS = 3
+
+
+def settled_for_the_end(latest: list[int], agreed: list[int], heard_all: bool) -> list[int]:
+    """What the final run after Stop is forced to start with: the latest run's words when it heard
+    all the audio (only its cut-off end is left to decode), else those words but the last
+    ``END_MARGIN_TOKENS`` (a word the end of its audio cut off), or the agreed start if longer."""
+    if heard_all:
+        return list(latest)
+    settled = latest[: max(0, len(latest) - END_MARGIN_TOKENS)]
+    return list(settled if len(settled) > len(agreed) else agreed)
