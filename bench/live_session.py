@@ -131,6 +131,18 @@ def repeated_phrases(reference: str, hypothesis: str, n: int = PHRASE_WORDS) -> 
     return sorted((p, c, written[p]) for p, c in said.items() if c > 1 and c > written[p])
 
 
+def pieces_saying(phrase: str, segments: list[tuple[float, float, str]]) -> list[tuple[float, float]]:
+    """The committed pieces where each time ``phrase`` is said begins: the same piece twice or two
+    adjacent ones is the window overlap a live session must never show; pieces far apart, a
+    misheard word that makes a phrase said elsewhere."""
+    from tiny_audio.training.evaluate import normaliser
+
+    normalise = normaliser()
+    words = [(word, (s, e)) for s, e, text in segments for word in normalise(text).split()]
+    wanted, n = phrase.split(), len(phrase.split())
+    return [words[i][1] for i in range(len(words) - n + 1) if [w for w, _ in words[i : i + n]] == wanted]
+
+
 def offline(model, clips: list[np.ndarray], beams) -> tuple[list[str], float]:
     started = time.perf_counter()
     texts = [model.transcribe(clip, beams=beams, trace=False).text for clip in clips]
@@ -199,6 +211,8 @@ def live(model, audio: np.ndarray, speed: float = 1.0) -> dict:
         "updates": len(live_updates),
         "model_runs": session.model_runs,
         "longest_window_s": max((u.buffer_seconds for _, u in live_updates), default=0.0),
+        "commits": f"greedy (fell behind the speech), {session.runner.updates_precision}" if session.greedy_commits
+        else f"the model's own decoding, {session.runner.updates_precision}",
     }
 
 
@@ -234,12 +248,15 @@ def run_session(model, speed: float = 1.0, voice: str = VOICE) -> dict:
     figures["live"] = run
     wer = word_error_rate(reference, run["text"])
     run["wer"] = wer
-    run["repeated_phrases"] = repeated_phrases(reference, run["text"])
+    run["repeated_phrases"] = [(p, c, t, pieces_saying(p, run["segments"]))
+                               for p, c, t in repeated_phrases(reference, run["text"])]
     offline_wer = figures["offline default"]["wer"]
     print(f"live, {speed:g}× real time: WER {wer:.1%} = {wer / offline_wer:.2f}× offline ({offline_wer:.1%}, "
           f"{figures['offline default']['decoding']}); {wer / figures['offline greedy']['wer']:.2f}× offline greedy")
     print(f"phrases of {PHRASE_WORDS}+ words said again, more often than in the text: {len(run['repeated_phrases'])}"
-          + "".join(f"\n  '{p}' {c}× (text: {t}×)" for p, c, t in run["repeated_phrases"][:10]))
+          + "".join(f"\n  '{p}' {c}× (text: {t}×), in the pieces at " + ", ".join(f"{s:.1f}-{e:.1f} s" for s, e in at)
+                    for p, c, t, at in run["repeated_phrases"][:10]))
+    print(f"commits: {run['commits']}")
     for name in ("update_latency_s", "block_latency_s"):
         p = run[name]
         if p:

@@ -27,6 +27,14 @@ def test_repeated_phrases_are_repetitions_not_word_errors(bench):
     assert bench.word_error_rate(text, misheard) == pytest.approx(2 / 14)
 
 
+def test_a_repeated_phrase_is_traced_to_the_pieces_that_say_it(bench):
+    segments = [(0.0, 3.0, "They packed two apples and a bag of water."), (3.0, 5.0, "Then they left."),
+                (5.0, 8.0, "And a bag of"), (8.0, 9.0, "warm chestnuts.")]
+    assert bench.pieces_saying("and a bag of", segments) == [(0.0, 3.0), (5.0, 8.0)]
+    assert bench.pieces_saying("bag of warm chestnuts", segments) == [(5.0, 8.0)]  # across a boundary
+    assert bench.pieces_saying("a bottle of water", segments) == []
+
+
 def test_percentiles_of_a_session(bench):
     figures = bench.percentiles([0.1 * i for i in range(1, 101)])
     assert figures["n"] == 100 and figures["max"] == pytest.approx(10.0)

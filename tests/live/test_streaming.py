@@ -184,31 +184,42 @@ def test_a_commit_starts_the_next_window_shortly_before_the_speech_resumes():
 
 
 class SlowBeams(ToneReader):
-    """A reader whose ``complete`` (the model's own decoding) takes as long as the audio it hears,
-    on the session's clock; its greedy ``update`` takes no time."""
+    """A reader whose ``complete`` (the model's own decoding) takes ``shares[n]`` × the audio it
+    hears on its n-th call, on the session's clock (the last share from then on); its greedy
+    ``update`` takes no time."""
 
-    def __init__(self, clock):
+    def __init__(self, clock, shares):
         super().__init__()
-        self.clock = clock
+        self.clock, self.shares, self.completes = clock, shares, 0
 
     def complete(self, samples, rate, continue_from, max_new_tokens, should_stop=None):
-        self.clock.now += samples.size / rate
+        self.clock.now += self.shares[min(self.completes, len(self.shares) - 1)] * samples.size / rate
+        self.completes += 1
         return ToneReader.complete(self, samples, rate, continue_from, max_new_tokens)
 
 
-def test_commits_decode_greedily_once_the_models_own_decoding_falls_behind_the_speech(monkeypatch):
+@pytest.mark.parametrize("shares, beam_commits", [
+    ([1.0], 2),  # too slow from the start: greedy after the second commit
+    ([1.0, 0.1, 1.0], 3),  # the second slow one of three
+    ([1.0, 0.1], None),  # a slow first run alone never switches
+])
+def test_commits_decode_greedily_once_the_models_own_decoding_falls_behind_the_speech(monkeypatch, shares,
+                                                                                     beam_commits):
     from tiny_audio.live import streaming
 
     clock = type("Clock", (), {"now": 0.0})()
     monkeypatch.setattr(streaming.time, "perf_counter", lambda: clock.now)
-    spoken = sentences(4, seed=3)
+    spoken = sentences(6, seed=3)
     audio = speak(spoken, pause_s=0.5)
-    reader = SlowBeams(clock)
+    reader = SlowBeams(clock, shares)
     session = LiveSession(reader, background=False)
     stream(session, audio, 16_000)
-    kinds = [kind for kind, _, forced in reader.calls if forced == 0 and kind == "complete"]
-    assert kinds == ["complete"] and session.greedy_commits  # one slow commit, then greedy ones
-    assert len(session.segments) >= 3
+    commits = [kind for kind, _, forced in reader.calls if forced == 0 and kind == "complete"]
+    assert len(session.segments) >= 5
+    if beam_commits is None:
+        assert not session.greedy_commits and len(commits) == len(session.segments)
+    else:
+        assert session.greedy_commits and len(commits) == beam_commits
     assert words_of(session.finish().text) == [w for s in spoken for w in s]
 
 

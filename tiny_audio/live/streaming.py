@@ -13,7 +13,7 @@ microphone or a file played at real-time pace). The design:
   and at most ``tail_tokens`` new tokens are decoded, greedily: a run's cost stays bounded.
 - When the speech pauses (pauses.py), the audio up to a cut inside the pause is decoded on its
   own, from nothing forced and with the model's own decoding, as one clip would be (greedily
-  instead, once that took more than ``COMMIT_SHARE`` of the audio's time: on a CPU without
+  instead, once two of three took more than ``COMMIT_SHARE`` of the audio's time: on a CPU without
   native bfloat16 nano's beam search is slower than speech); if its text
   ends a sentence (or the pause is long), that text is committed with the audio time it covers and
   the next window starts at the cut. Words are never split between two windows, so none is
@@ -65,8 +65,10 @@ AGREE_GAP_S = 0.4  # two runs only agree when the later one heard this much more
 LEAD_S = 0.3  # silence kept before the first speech of a window
 FALLBACK_MARGIN_S = 2.0  # an unpaused cut leaves the newest seconds (a word in progress) alone
 # A commit may take this share of the audio it covers (the rest of the time is the live text's);
-# one that takes longer, and the session's later commits decode greedily.
+# once two of the last three took longer, the session's later commits decode greedily (one slow
+# commit alone, a first run or a busy moment, says little about the machine).
 COMMIT_SHARE = 0.5
+SLOW_COMMITS, OF_COMMITS = 2, 3
 IDLE_TIMEOUT_S = 120.0  # a session nobody feeds (a closed browser tab) stops its worker
 SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
 
@@ -123,6 +125,7 @@ class LiveSession:
         self.heard_seconds = 0.0
         self.error: Optional[str] = None  # why the worker stopped, if a run failed
         self.greedy_commits = False  # the model's own decoding fell behind the speech (``COMMIT_SHARE``)
+        self._commit_shares: list[float] = []  # each commit's time / its audio's, while not greedy
         self._agreed: list[int] = []  # the window's tokens two runs agreed on
         self._rejected_pause: Optional[int] = None  # a short pause whose text ended no sentence
         self._history: list[tuple[list[int], int]] = []  # the window's recent hypotheses, with their audio end
@@ -287,8 +290,10 @@ class LiveSession:
                 text, _ = cut_loop(result.text)
             except AudioError:  # nothing a model can read (too short, or silent after all)
                 result = None
-            if time.perf_counter() - started > COMMIT_SHARE * piece.size / rate:
-                self.greedy_commits = True  # this machine's beam search cannot keep up with speech
+            if not self.greedy_commits:  # can this machine's beam search keep up with speech?
+                self._commit_shares.append((time.perf_counter() - started) / (piece.size / rate))
+                slow = [share > COMMIT_SHARE for share in self._commit_shares[-OF_COMMITS:]]
+                self.greedy_commits = sum(slow) >= SLOW_COMMITS
         with self._changed:
             if result is not None:
                 self.model_runs += 1
