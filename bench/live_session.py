@@ -139,7 +139,8 @@ def pieces_saying(phrase: str, segments: list[tuple[float, float, str]]) -> list
 
     normalise = normaliser()
     words = [(word, (s, e)) for s, e, text in segments for word in normalise(text).split()]
-    wanted, n = phrase.split(), len(phrase.split())
+    wanted = phrase.split()
+    n = len(wanted)
     return [words[i][1] for i in range(len(words) - n + 1) if [w for w, _ in words[i : i + n]] == wanted]
 
 
@@ -160,6 +161,7 @@ def percentiles(values: list[float]) -> dict:
 def live(model, audio: np.ndarray, speed: float = 1.0) -> dict:
     """The command line's live path on ``audio`` at real-time pace (or ``speed`` ×)."""
     from tiny_audio.live import cli
+    from tiny_audio.live.display import GREEDY_PIECES
     from tiny_audio.live.streaming import LiveSession
     from tiny_audio.pipeline.audio import SAMPLE_RATE, SILENCE_PEAK
 
@@ -211,8 +213,8 @@ def live(model, audio: np.ndarray, speed: float = 1.0) -> dict:
         "updates": len(live_updates),
         "model_runs": session.model_runs,
         "longest_window_s": max((u.buffer_seconds for _, u in live_updates), default=0.0),
-        "commits": f"greedy (fell behind the speech), {session.runner.updates_precision}" if session.greedy_commits
-        else f"the model's own decoding, {session.runner.updates_precision}",
+        "commits": (GREEDY_PIECES if session.greedy_commits else "the model's own decoding")
+        + f", {session.runner.updates_precision}",
     }
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -125,7 +126,7 @@ class LiveSession:
         self.heard_seconds = 0.0
         self.error: Optional[str] = None  # why the worker stopped, if a run failed
         self.greedy_commits = False  # the model's own decoding fell behind the speech (``COMMIT_SHARE``)
-        self._commit_shares: list[float] = []  # each commit's time / its audio's, while not greedy
+        self._commit_shares: deque[float] = deque(maxlen=OF_COMMITS)  # the last commits' time / their audio's
         self._agreed: list[int] = []  # the window's tokens two runs agreed on
         self._rejected_pause: Optional[int] = None  # a short pause whose text ended no sentence
         self._history: list[tuple[list[int], int]] = []  # the window's recent hypotheses, with their audio end
@@ -292,8 +293,7 @@ class LiveSession:
                 result = None
             if not self.greedy_commits:  # can this machine's beam search keep up with speech?
                 self._commit_shares.append((time.perf_counter() - started) / (piece.size / rate))
-                slow = [share > COMMIT_SHARE for share in self._commit_shares[-OF_COMMITS:]]
-                self.greedy_commits = sum(slow) >= SLOW_COMMITS
+                self.greedy_commits = sum(share > COMMIT_SHARE for share in self._commit_shares) >= SLOW_COMMITS
         with self._changed:
             if result is not None:
                 self.model_runs += 1
